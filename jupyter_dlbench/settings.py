@@ -1,0 +1,51 @@
+"""Library settings: explicit argument > ``DLBENCH_*`` environment variable > default."""
+
+from __future__ import annotations
+
+import os
+
+from .errors import InvalidInput
+
+HOME_ENV = "DLBENCH_HOME"
+WORKSPACE_DIRNAME = ".dlbench"
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise InvalidInput(f"{name}={raw!r} must be a positive number of seconds")
+    return value
+
+
+def flush_interval() -> float:
+    """Seconds between journal flushes of a run; DESIGN.md caps the loss window at 100 ms."""
+    return min(_env_float("DLBENCH_FLUSH_INTERVAL", 0.1), 0.1)
+
+
+def system_metrics_interval() -> float:
+    """Seconds between samples of CPU, memory and GPU use."""
+    return _env_float("DLBENCH_SYSTEM_INTERVAL", 10.0)
+
+
+def heartbeat_interval() -> float:
+    return _env_float("DLBENCH_HEARTBEAT_INTERVAL", 5.0)
+
+
+def stale_heartbeat_after() -> float:
+    """A run on another host with no heartbeat for this long is considered crashed."""
+    return _env_float("DLBENCH_STALE_AFTER", 120.0)
+
+
+def catalog_lock_timeout() -> float:
+    return _env_float("DLBENCH_LOCK_TIMEOUT", 120.0)
+
+
+def capture_enabled(what: str) -> bool:
+    """``DLBENCH_CAPTURE_<WHAT>=0`` turns off one kind of automatic capture."""
+    return os.environ.get(f"DLBENCH_CAPTURE_{what.upper()}", "1") not in ("0", "false", "no")

@@ -1,0 +1,20 @@
+"""Versioned catalog schema. Each entry upgrades the previous version; never edit a released one.
+
+Base tables hold epoch seconds (``DOUBLE``); the documented views (``runs``, ``params``,
+``metrics``, ``artifacts``) present them as UTC ``TIMESTAMP`` values. Views are recreated by
+every migration that changes them, so users only ever query views.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, "001_initial.sql"),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def migration_sql(filename: str) -> str:
+    return resources.files(__name__).joinpath(filename).read_text(encoding="utf-8")

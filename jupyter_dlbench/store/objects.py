@@ -1,0 +1,145 @@
+"""Content-addressed object store: immutable bytes named by their BLAKE3 hash.
+
+Objects are written to a temporary file in the store, fsynced, then renamed into place, so a
+reader never sees a partial object and a crash leaves at most a stray temporary file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import blake3
+
+from ..errors import InvalidInput, ObjectCorrupt, ObjectNotFound, WorkspaceNotWritable
+
+CHUNK = 1 << 20
+OID_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    oid: str
+    size: int
+
+
+def _check_oid(oid: str) -> str:
+    if len(oid) != OID_LENGTH or any(c not in "0123456789abcdef" for c in oid):
+        raise InvalidInput(f"{oid!r} is not an object id (expected 64 lowercase hex characters)")
+    return oid
+
+
+def hash_file(path: str | os.PathLike[str]) -> StoredObject:
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            hasher.update(chunk)
+            size += len(chunk)
+    return StoredObject(hasher.hexdigest(), size)
+
+
+class ObjectStore:
+    """Objects under ``root/ab/cdef…`` (two-character fan-out keeps directories small)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, oid: str) -> Path:
+        _check_oid(oid)
+        return self.root / oid[:2] / oid[2:]
+
+    def exists(self, oid: str) -> bool:
+        return self.path(oid).is_file()
+
+    def put_bytes(self, data: bytes) -> StoredObject:
+        oid = blake3.blake3(data).hexdigest()
+        if not self.exists(oid):
+            self._write(oid, lambda f: f.write(data))
+        return StoredObject(oid, len(data))
+
+    def put_file(self, source: str | os.PathLike[str]) -> StoredObject:
+        """Copy a file in, hashing as it streams, so it is read once."""
+        src = Path(source)
+        if not src.is_file():
+            raise InvalidInput(f"{str(src)!r} is not a file that can be stored")
+        tmp = self._tempfile()
+        hasher = blake3.blake3()
+        size = 0
+        try:
+            with open(src, "rb") as fin, os.fdopen(tmp[0], "wb") as fout:
+                while chunk := fin.read(CHUNK):
+                    hasher.update(chunk)
+                    fout.write(chunk)
+                    size += len(chunk)
+                fout.flush()
+                os.fsync(fout.fileno())
+            oid = hasher.hexdigest()
+            self._publish(tmp[1], oid)
+        except BaseException:
+            Path(tmp[1]).unlink(missing_ok=True)
+            raise
+        return StoredObject(oid, size)
+
+    def open(self, oid: str) -> BinaryIO:
+        try:
+            return open(self.path(oid), "rb")
+        except FileNotFoundError:
+            raise ObjectNotFound(f"object {oid} is missing from {self.root}") from None
+
+    def read_bytes(self, oid: str, verify: bool = True) -> bytes:
+        with self.open(oid) as f:
+            data = f.read()
+        if verify and blake3.blake3(data).hexdigest() != oid:
+            raise ObjectCorrupt(f"object {oid} is corrupted: its content no longer hashes to its id")
+        return data
+
+    def verify(self, oid: str) -> bool:
+        """True when the stored bytes still hash to ``oid``."""
+        try:
+            return hash_file(self.path(oid)).oid == oid
+        except FileNotFoundError:
+            return False
+
+    def copy_to(self, oid: str, dest: str | os.PathLike[str]) -> None:
+        with self.open(oid) as fin, open(dest, "wb") as fout:
+            shutil.copyfileobj(fin, fout, CHUNK)
+
+    def iter_oids(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for fan in sorted(self.root.iterdir()):
+            if len(fan.name) == 2 and fan.is_dir():
+                for f in fan.iterdir():
+                    if len(f.name) == OID_LENGTH - 2:
+                        yield fan.name + f.name
+
+    def _tempfile(self) -> tuple[int, str]:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(prefix=".tmp-", dir=self.root)
+        except PermissionError as e:
+            raise WorkspaceNotWritable(f"cannot write objects into {self.root}: {e.strerror}") from None
+
+    def _write(self, oid: str, writer) -> None:  # type: ignore[no-untyped-def]
+        fd, name = self._tempfile()
+        try:
+            with os.fdopen(fd, "wb") as f:
+                writer(f)
+                f.flush()
+                os.fsync(f.fileno())
+            self._publish(name, oid)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+
+    def _publish(self, tmp_name: str, oid: str) -> None:
+        final = self.path(oid)
+        final.parent.mkdir(exist_ok=True)
+        os.chmod(tmp_name, 0o444)
+        os.replace(tmp_name, final)

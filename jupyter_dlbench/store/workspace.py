@@ -1,0 +1,76 @@
+"""Where one project's state lives: found like ``.git`` by walking up, created on first use."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import settings
+from ..errors import WorkspaceError, WorkspaceNotWritable
+from .index import Catalog
+from .objects import ObjectStore
+
+
+class Workspace:
+    """The ``.dlbench/`` folder: catalog, objects and run folders side by side."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.objects = ObjectStore(root / "objects")
+        self.catalog = Catalog(
+            root / "catalog.duckdb", root / "catalog.lock", settings.catalog_lock_timeout()
+        )
+        self.runs_dir = root / "runs"
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    @classmethod
+    def find(cls, start: str | os.PathLike[str] | None = None, create: bool = True) -> Workspace:
+        """``DLBENCH_HOME`` if set, else the nearest ``.dlbench`` above ``start``, else a new one."""
+        home = os.environ.get(settings.HOME_ENV)
+        if home:
+            root = Path(home).expanduser().absolute()
+        else:
+            here = Path(start or os.getcwd()).absolute()
+            root = next(
+                (d / settings.WORKSPACE_DIRNAME for d in (here, *here.parents)
+                 if (d / settings.WORKSPACE_DIRNAME).is_dir()),
+                here / settings.WORKSPACE_DIRNAME,
+            )
+        if root.exists() and not root.is_dir():
+            raise WorkspaceError(f"the workspace path {root} exists but is not a folder")
+        if not root.exists():
+            if not create:
+                raise WorkspaceError(f"no workspace at {root}; run `dlb.init()` to create one")
+            ws = cls(root)
+            ws.create()
+            return ws
+        return cls(root)
+
+    @classmethod
+    def find_at(cls, path: str | os.PathLike[str]) -> Workspace:
+        """An explicit workspace folder (created when missing)."""
+        root = Path(path).expanduser().absolute()
+        if root.exists() and not root.is_dir():
+            raise WorkspaceError(f"the workspace path {root} exists but is not a folder")
+        ws = cls(root)
+        if not root.exists():
+            ws.create()
+        return ws
+
+    def create(self) -> None:
+        try:
+            for d in (self.root, self.runs_dir, self.objects.root, self.root / "tmp"):
+                d.mkdir(parents=True, exist_ok=True)
+        except PermissionError as e:
+            raise WorkspaceNotWritable(
+                f"cannot create the workspace at {self.root}: {e.strerror}; set DLBENCH_HOME to a "
+                "writable folder"
+            ) from None
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def writable(self) -> bool:
+        return os.access(self.root, os.W_OK) and os.access(self.runs_dir, os.W_OK)

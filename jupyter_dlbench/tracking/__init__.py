@@ -1,0 +1,1 @@
+"""Tracking layer: runs write journals; ingestion folds them into the catalog."""

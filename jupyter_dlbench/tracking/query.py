@@ -1,0 +1,176 @@
+"""Reading the catalog: the runs table with params and metric summaries, run details, SQL.
+
+Every read first folds in new journal bytes (when the workspace is writable), so what a user
+queries includes points logged up to the last flush, 100 ms ago at most.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..errors import AmbiguousRun, InvalidInput, QueryError, RunNotFound
+from ..store import CatalogSession, Workspace
+from .ingest import ingest
+
+RUN_BASE_COLUMNS = ["run_id", "project", "name", "status", "started_at", "ended_at", "duration_s"]
+
+
+@contextmanager
+def catalog(ws: Workspace | None = None, fresh: bool = True) -> Iterator[CatalogSession]:
+    """An up-to-date catalog session (ingests first unless ``fresh`` is False)."""
+    ws = ws or Workspace.find()
+    with ws.catalog.session(write=True) as session:
+        if fresh:
+            ingest(ws, session)
+        yield session
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def runs_frame(session: CatalogSession, project: str | None = None, where: str | None = None,
+               include_system: bool = False):  # type: ignore[no-untyped-def]
+    """One row per run: base columns, ``params.<key>``, ``metrics.<key>`` (last value) and
+    ``metrics.<key>.min`` / ``.max``.
+
+    ``where`` is a DuckDB expression over those names, e.g. ``"params.lr < 0.01 and
+    metrics.acc > 0.9"``: params and metrics are structs, so the dotted names work as written.
+    """
+    if project is not None and not isinstance(project, str):
+        raise InvalidInput(f"project must be a string, got {type(project).__name__}")
+    filters = []
+    args: list[Any] = []
+    if project is not None:
+        filters.append("r.project = ?")
+        args.append(project)
+    param_keys = session.execute(
+        "SELECT key, bool_and(value_num IS NOT NULL OR value_type = 'null') FROM param_rows "
+        "GROUP BY key ORDER BY key")
+    metric_keys = [r[0] for r in session.execute(
+        "SELECT DISTINCT key FROM metric_summary ORDER BY key") if include_system or not r[0].startswith("sys/")]
+    p_fields = [
+        f"{_quote(k)} := max({'value_num' if numeric else 'value'}) FILTER (WHERE key = {_sql_str(k)})"
+        for k, numeric in param_keys
+    ]
+    m_fields = []
+    for k in metric_keys:
+        cond = f"FILTER (WHERE key = {_sql_str(k)})"
+        m_fields.append(f"{_quote(k)} := max(last_value) {cond}")
+        m_fields.append(f"{_quote(k + '.min')} := max(min_value) {cond}")
+        m_fields.append(f"{_quote(k + '.max')} := max(max_value) {cond}")
+    p_struct = f"struct_pack({', '.join(p_fields)})" if p_fields else "NULL"
+    m_struct = f"struct_pack({', '.join(m_fields)})" if m_fields else "NULL"
+    base = ", ".join(f"r.{c}" for c in RUN_BASE_COLUMNS)
+    sql = f"""
+        SELECT * FROM (
+            SELECT {base}, p.params, m.metrics
+            FROM runs r
+            LEFT JOIN (SELECT run_id, {p_struct} AS params FROM param_rows GROUP BY run_id) p USING (run_id)
+            LEFT JOIN (SELECT run_id, {m_struct} AS metrics FROM metric_summary GROUP BY run_id) m USING (run_id)
+            {"WHERE " + " AND ".join(filters) if filters else ""}
+        )
+        {f"WHERE ({where})" if where else ""}
+        ORDER BY started_at DESC NULLS LAST, run_id DESC
+    """
+    if where is not None and (not isinstance(where, str) or ";" in where):
+        raise InvalidInput(f"where must be one SQL expression such as \"params.lr < 0.01\", got {where!r}")
+    try:
+        frame = session.df(sql, args)
+    except Exception as e:  # duckdb errors stay inside the store layer's types
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise QueryError(f"cannot filter runs with where={where!r}: {first}") from None
+    return _flatten(frame, [k for k, _ in param_keys], metric_keys)
+
+
+def _flatten(frame, param_keys: list[str], metric_keys: list[str]):  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    out = frame[RUN_BASE_COLUMNS].copy()
+    extra: dict[str, Any] = {}
+    params = frame["params"] if "params" in frame else None
+    metrics = frame["metrics"] if "metrics" in frame else None
+    for k in param_keys:
+        extra[f"params.{k}"] = [p.get(k) if isinstance(p, dict) else None for p in params]
+    for k in metric_keys:
+        for suffix in ("", ".min", ".max"):
+            extra[f"metrics.{k}{suffix}"] = [
+                m.get(k + suffix) if isinstance(m, dict) else None for m in metrics]
+    if extra:
+        out = pd.concat([out.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
+    return out
+
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+
+
+def resolve_run(session: CatalogSession, ref: str) -> str:
+    """A full run id from an id or a unique prefix of one (like git's short hashes)."""
+    if not isinstance(ref, str) or not _RUN_ID.match(ref):
+        raise RunNotFound(str(ref)[:80], " (run ids are letters, digits, '-', '_' and '.')")
+    rows = session.execute(
+        "SELECT run_id FROM run_rows WHERE run_id = ? OR starts_with(run_id, ?) ORDER BY run_id LIMIT 6",
+        [ref, ref])
+    ids = [r[0] for r in rows]
+    if ref in ids:
+        return ref
+    if not ids:
+        raise RunNotFound(ref)
+    if len(ids) > 1:
+        raise AmbiguousRun(f"{ref!r} matches several runs ({', '.join(ids[:5])}); give more characters")
+    return ids[0]
+
+
+def run_details(session: CatalogSession, ref: str) -> dict[str, Any]:
+    run_id = resolve_run(session, ref)
+    frame = session.df("SELECT * FROM runs WHERE run_id = ?", [run_id])
+    row = frame.iloc[0].to_dict()
+    for key in ("environment", "hardware", "tags"):
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    row["params"] = {
+        k: _param_value(v, t) for k, v, t in session.execute(
+            "SELECT key, value, value_type FROM param_rows WHERE run_id = ? ORDER BY key", [run_id])
+    }
+    row["metrics"] = {
+        k: {"last": last, "last_step": step, "min": mn, "max": mx, "count": n}
+        for k, step, last, mn, mx, n in session.execute(
+            "SELECT key, last_step, last_value, min_value, max_value, n FROM metric_summary "
+            "WHERE run_id = ? ORDER BY key", [run_id])
+    }
+    row["artifacts"] = [
+        {"path": p, "oid": o, "size": s} for p, o, s in session.execute(
+            "SELECT path, oid, size FROM artifact_rows WHERE run_id = ? ORDER BY path", [run_id])
+    ]
+    return row
+
+
+def _param_value(text: str | None, vtype: str) -> Any:
+    if text is None:
+        return None
+    if vtype == "int":
+        return int(text)
+    if vtype == "float":
+        return float(text)
+    if vtype == "bool":
+        return text == "True"
+    if vtype == "json":
+        return json.loads(text)
+    return text
+
+
+def metric_history(session: CatalogSession, run_id: str, key: str | None = None):  # type: ignore[no-untyped-def]
+    sql = "SELECT key, step, value, ts FROM metrics WHERE run_id = ?"
+    args: list[Any] = [run_id]
+    if key is not None:
+        sql += " AND key = ?"
+        args.append(key)
+    return session.df(sql + " ORDER BY key, step, ts", args)

@@ -1,0 +1,375 @@
+"""A tracked run: the in-process side that writes the journal.
+
+``log`` only validates and appends to an in-memory deque (a few hundred nanoseconds); a
+background thread packs the deque into columnar journal records every 100 ms. The run never
+opens the catalog: ingestion folds the journal in later, from any process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import os
+import secrets
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from .. import settings
+from ..errors import InvalidInput, RunStateError, WorkspaceNotWritable
+from ..store import Workspace
+from . import capture, current
+from .journal import JournalWriter, encode_event, pack_metric_buffer
+from .outputs import OutputCapture
+from .system import SystemSampler
+from .values import check_name, jsonable, to_float
+
+TERMINAL = ("finished", "failed", "crashed", "cancelled")
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+class Run:
+    """One execution of a notebook or script. Create it with :func:`jupyter_dlbench.init`."""
+
+    def __init__(self, workspace: Workspace, run_id: str, project: str, name: str) -> None:
+        self.workspace = workspace
+        self.id = run_id
+        self.project = project
+        self.name = name
+        self.dir = workspace.run_dir(run_id)
+        self.status = "running"
+        self.params: dict[str, Any] = {}
+        self._metrics: deque[tuple[tuple[str, ...], int, float, tuple[float, ...]]] = deque()
+        self._events: deque[dict[str, Any]] = deque()
+        self._known_keys: set[tuple[str, ...]] = set()
+        self._next_step = 0
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._journal: JournalWriter | None = None
+        self._alive_fd = -1
+        self._threads: list[threading.Thread] = []
+        self._flush_error: BaseException | None = None
+        self._pending: list[bytes] = []
+        self._failed: str | None = None
+        self._finished = False
+        self._output: OutputCapture | None = None
+        self._hooks: list[Any] = []
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} project={self.project!r} name={self.name!r} status={self.status}>"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        project: str | None = None,
+        name: str | None = None,
+        params: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        workspace: Workspace | None = None,
+        capture_code: bool = True,
+    ) -> Run:
+        if params is not None and not isinstance(params, dict):
+            raise InvalidInput(f"params must be a dict of name → value, got {type(params).__name__}")
+        ws = workspace or Workspace.find()
+        if not ws.writable():
+            raise WorkspaceNotWritable(
+                f"the workspace {ws.root} is read-only, so a run cannot be recorded there; "
+                "set DLBENCH_HOME to a writable folder"
+            )
+        code, code_kind = capture.code_path() if capture_code else (None, "none")
+        project = check_name(project or os.environ.get("DLBENCH_PROJECT") or "default", "project")
+        default_name = Path(code).stem if code else "run"
+        run = cls(ws, new_run_id(), project, check_name(name or default_name, "run"))
+        run._open(code, code_kind, tags or [])
+        merged: dict[str, tuple[Any, str]] = {}
+        if capture_code and code_kind == "notebook":
+            merged.update(capture.papermill_parameters(code))
+        for key, value in (params or {}).items():
+            merged[check_name(key, "param")] = (value, "explicit")
+        if merged:
+            run._log_params(merged)
+        run._start_background(code, code_kind)
+        current.set_current(run)
+        return run
+
+    def _open(self, code: str | None, code_kind: str, tags: list[str]) -> None:
+        """Create the run folder atomically, holding its liveness lock before anyone sees it."""
+        tmp = self.workspace.runs_dir / f".tmp-{self.id}"
+        try:
+            tmp.mkdir(parents=True)
+            self._alive_fd = os.open(tmp / "alive.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._alive_fd, fcntl.LOCK_EX)
+            self._journal = JournalWriter(tmp / "journal.dlj")
+            start = {
+                "t": "start", "run_id": self.id, "project": self.project, "name": self.name,
+                "ts": time.time(), "hostname": capture.socket.gethostname(), "pid": os.getpid(),
+                "user": capture.username(), "code_path": code, "code_kind": code_kind,
+                "python": sys.version.split()[0], "tags": tags,
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                "job_id": os.environ.get("DLBENCH_JOB_ID"),
+            }
+            self._journal.append([encode_event(start)])
+            os.rename(tmp, self.dir)
+        except PermissionError as e:
+            raise WorkspaceNotWritable(f"cannot create the run folder in {self.workspace.runs_dir}: {e.strerror}") from None
+        self._journal.path = self.dir / "journal.dlj"
+
+    def _start_background(self, code: str | None, code_kind: str) -> None:
+        self._output = OutputCapture(self.dir / "output.log")
+        self._output.install()
+        flusher = threading.Thread(target=self._flush_loop, name=f"dlbench-flush-{self.id}", daemon=True)
+        # captured before logging starts: on 2 cores a capture thread would slow the first
+        # thousands of log calls more than this costs once
+        self._capture(code, code_kind)
+        self._threads = [flusher]
+        if settings.capture_enabled("system"):
+            sampler = SystemSampler(self._log_system, settings.system_metrics_interval(), self._stop)
+            self._threads.append(threading.Thread(target=sampler.loop, name=f"dlbench-sys-{self.id}", daemon=True))
+        for t in self._threads:
+            t.start()
+        self._install_hooks()
+
+    def _capture(self, code: str | None, code_kind: str) -> None:
+        try:
+            event: dict[str, Any] = {"t": "environment", "environment": capture.environment(),
+                                     "hardware": capture.hardware()}
+            if code and Path(code).is_file():
+                event["snapshot_oid"] = self.workspace.objects.put_file(code).oid
+                if settings.capture_enabled("git"):
+                    git = capture.git_state(Path(code))
+                    diff = git.pop("diff", "")
+                    if diff:
+                        git["diff_oid"] = self.workspace.objects.put_bytes(diff.encode()).oid
+                    event["git"] = git
+            else:
+                git = capture.git_state(Path.cwd()) if settings.capture_enabled("git") else {}
+                diff = git.pop("diff", "")
+                if diff:
+                    git["diff_oid"] = self.workspace.objects.put_bytes(diff.encode()).oid
+                event["git"] = git
+            if settings.capture_enabled("packages"):
+                event["packages_oid"] = self.workspace.objects.put_bytes(
+                    capture.installed_packages().encode()).oid
+            self._events.append(event)
+        except Exception as e:  # noqa: BLE001 - capture is best-effort; say what failed
+            self._events.append({"t": "warning", "message": f"environment capture failed: {e!r}"})
+
+    def _install_hooks(self) -> None:
+        atexit.register(self._at_exit)
+        self._hooks.append(("atexit", self._at_exit))
+        try:
+            from IPython import get_ipython
+
+            ip = get_ipython()
+        except ImportError:
+            ip = None
+        if ip is not None and hasattr(ip, "set_custom_exc"):
+            run = self
+
+            def on_cell_error(shell, etype, value, tb, tb_offset=None):  # type: ignore[no-untyped-def]
+                run.mark_failed(f"{etype.__name__}: {value}")
+                shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+            ip.set_custom_exc((Exception,), on_cell_error)
+            self._hooks.append(("ipython", ip))
+        else:
+            previous = sys.excepthook
+
+            def on_uncaught(etype, value, tb):  # type: ignore[no-untyped-def]
+                if not issubclass(etype, KeyboardInterrupt):
+                    self.mark_failed(f"{etype.__name__}: {value}")
+                    self.finish("failed")
+                previous(etype, value, tb)
+
+            sys.excepthook = on_uncaught
+            self._hooks.append(("excepthook", previous))
+
+    def _remove_hooks(self) -> None:
+        for kind, obj in self._hooks:
+            if kind == "atexit":
+                atexit.unregister(obj)
+            elif kind == "ipython":
+                obj.set_custom_exc((), None)
+            elif kind == "excepthook":
+                sys.excepthook = obj
+        self._hooks = []
+
+    def _at_exit(self) -> None:
+        if not self._finished:
+            self.finish("failed" if self._failed else "finished")
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, etype, value, tb) -> None:  # type: ignore[no-untyped-def]
+        if etype is not None and not issubclass(etype, (KeyboardInterrupt, GeneratorExit)):
+            self.mark_failed(f"{etype.__name__}: {value}")
+            self.finish("failed")
+        elif etype is not None:
+            self.finish("cancelled")
+        else:
+            self.finish()
+
+    def mark_failed(self, error: str) -> None:
+        """Record a failure now (a failing cell); the run may still log and finish later."""
+        self._failed = error
+        self.status = "failed"
+        self._events.append({"t": "status", "status": "failed", "error": error, "ts": time.time()})
+
+    def finish(self, status: str = "finished") -> None:
+        """Flush everything durably and close the run; calling it again does nothing."""
+        if self._finished:
+            return
+        if status not in TERMINAL:
+            raise InvalidInput(f"status must be one of {', '.join(TERMINAL)}, got {status!r}")
+        if status == "finished" and self._failed:
+            status = "failed"
+        self._finished = True
+        self._stop.set()
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=30)
+        if self._output is not None:
+            self._output.uninstall()
+        self._remove_hooks()
+        self.status = status
+        end = {"t": "end", "status": status, "ts": time.time(), "error": self._failed,
+               "output_tail": self._output.tail() if self._output else ""}
+        self._events.append(end)
+        try:
+            self._flush()
+            if self._journal is not None:
+                self._journal.sync()
+        finally:
+            if self._journal is not None:
+                self._journal.close()
+            if self._alive_fd >= 0:
+                os.close(self._alive_fd)
+                self._alive_fd = -1
+            current.clear_current(self)
+
+    # -- recording -------------------------------------------------------------------------
+
+    def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        """Record scalar metrics at ``step`` (default: one more than the last step)."""
+        if self._finished:
+            raise RunStateError(f"run {self.id} is {self.status}; start a new run to log more")
+        if self._flush_error is not None:
+            raise self._flush_error
+        if step is None:
+            step = self._next_step
+        elif type(step) is not int:
+            step = self._check_step(step)
+        self._next_step = step + 1
+        keys = tuple(metrics)
+        values = tuple(metrics.values())
+        for v in values:
+            if type(v) is not float and type(v) is not int:
+                values = tuple(to_float(k, x) for k, x in zip(keys, values, strict=True))
+                break
+        if keys not in self._known_keys:
+            if not isinstance(metrics, dict):
+                raise InvalidInput(f"run.log takes a dict of name → number, got {type(metrics).__name__}")
+            for k in keys:
+                check_name(k, "metric")
+            self._known_keys.add(keys)
+        self._metrics.append((keys, step, time.time(), values))
+
+    @staticmethod
+    def _check_step(step: object) -> int:
+        if isinstance(step, bool) or not hasattr(step, "__index__"):
+            raise InvalidInput(f"step must be an integer, got {type(step).__name__} {step!r}")
+        return int(step)  # type: ignore[call-overload]
+
+    def _log_system(self, values: dict[str, float], step: int) -> None:
+        self._metrics.append((tuple(values), step, time.time(), tuple(values.values())))
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        if not isinstance(params, dict):
+            raise InvalidInput(f"params must be a dict of name → value, got {type(params).__name__}")
+        self._log_params({check_name(k, "param"): (v, "explicit") for k, v in params.items()})
+
+    def _log_params(self, params: dict[str, tuple[Any, str]]) -> None:
+        for key, (value, _source) in params.items():
+            self.params[key] = value
+        self._events.append({"t": "params", "ts": time.time(),
+                             "params": {k: [jsonable(v), s] for k, (v, s) in params.items()}})
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> list[str]:
+        """Store a file (or every file of a folder) as content-addressed artifacts of this run."""
+        if self._finished:
+            raise RunStateError(f"run {self.id} is {self.status}; artifacts can no longer be added")
+        src = Path(path)
+        if not src.exists():
+            raise InvalidInput(f"artifact {str(src)!r} does not exist")
+        base = name or src.name
+        files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
+        stored = []
+        for f in files:
+            rel = base if f == src else f"{base}/{f.relative_to(src).as_posix()}"
+            obj = self.workspace.objects.put_file(f)
+            self._events.append({"t": "artifact", "path": rel, "oid": obj.oid, "size": obj.size,
+                                 "kind": "file", "ts": time.time()})
+            stored.append(rel)
+        return stored
+
+    def set_tags(self, tags: list[str]) -> None:
+        self._events.append({"t": "tags", "tags": [check_name(t, "tag") for t in tags]})
+
+    # -- background flushing ---------------------------------------------------------------
+
+    def _flush_loop(self) -> None:
+        interval = settings.flush_interval()
+        beat = settings.heartbeat_interval()
+        next_beat = time.monotonic() + beat
+        while not self._stop.wait(interval):
+            try:
+                self._flush()
+            except BaseException:  # noqa: BLE001 - kept in _flush_error and raised to the user
+                continue
+            if time.monotonic() >= next_beat:
+                self._events.append({"t": "heartbeat", "ts": time.time()})
+                next_beat += beat
+
+    def flush(self) -> None:
+        """Write what is buffered to the journal now (it happens every 100 ms anyway)."""
+        self._flush()
+
+    def _flush(self) -> None:
+        with self._flush_lock:
+            metrics = self._metrics
+            n = len(metrics)
+            entries = [metrics.popleft() for _ in range(n)]
+            events = self._events
+            records = self._pending
+            if entries:
+                records.append(pack_metric_buffer(entries))
+            records.extend(encode_event(events.popleft()) for _ in range(len(events)))
+            if self._output is not None:
+                self._output.flush_to_file()
+            if not records or self._journal is None:
+                return
+            size = os.fstat(self._journal._fd).st_size
+            try:
+                self._journal.append(records)
+            except OSError as e:
+                # undo a partial append so the journal stays a clean sequence of records
+                try:
+                    os.ftruncate(self._journal._fd, size)
+                except OSError:
+                    pass
+                self._flush_error = OSError(
+                    e.errno, f"cannot write the journal of run {self.id} ({e.strerror}); "
+                    f"{len(records)} records are kept in memory and retried"
+                )
+                raise self._flush_error from None
+            self._pending = []
+            self._flush_error = None
