@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: install
-	$(BIN)/ruff check jupyter_dlbench server_ext tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
 test: install lint
