@@ -72,6 +72,14 @@ class CatalogSession:
             raise
         self._con.execute("COMMIT")
 
+    def lock_down(self) -> None:
+        """Forbid file and network access for the rest of this connection (user SQL follows).
+
+        Without it a SELECT could read any file through ``read_text`` and leak it in an error.
+        It cannot be switched back on, which is why sessions are short-lived.
+        """
+        self._con.execute("SET enable_external_access = false")
+
     def user_query(self, sql: str):  # type: ignore[no-untyped-def]
         """Run one user-written read-only SELECT and return a pandas DataFrame."""
         try:
@@ -86,6 +94,7 @@ class CatalogSession:
                 f"only SELECT queries are allowed (got a {kind.name} statement); the catalog is "
                 "read-only through SQL — use dlb.init()/run.log() to record data"
             )
+        self.lock_down()
         try:
             return self._con.execute(sql).df()
         except duckdb.Error as e:

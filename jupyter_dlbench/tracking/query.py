@@ -83,6 +83,8 @@ def runs_frame(session: CatalogSession, project: str | None = None, where: str |
     """
     if where is not None and (not isinstance(where, str) or ";" in where):
         raise InvalidInput(f"where must be one SQL expression such as \"params.lr < 0.01\", got {where!r}")
+    if where:
+        session.lock_down()
     try:
         frame = session.df(sql, args)
     except Exception as e:  # duckdb errors stay inside the store layer's types

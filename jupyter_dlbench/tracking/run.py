@@ -28,6 +28,7 @@ from .system import SystemSampler
 from .values import check_name, jsonable, to_float
 
 TERMINAL = ("finished", "failed", "crashed", "cancelled")
+_now = time.time
 
 
 def new_run_id() -> str:
@@ -48,6 +49,8 @@ class Run:
         self._metrics: deque[tuple[tuple[str, ...], int, float, tuple[float, ...]]] = deque()
         self._events: deque[dict[str, Any]] = deque()
         self._known_keys: set[tuple[str, ...]] = set()
+        self._append = self._metrics.append
+        self._blocked = False  # finished, or the journal cannot be written: log() must raise
         self._next_step = 0
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
@@ -233,6 +236,7 @@ class Run:
         if status == "finished" and self._failed:
             status = "failed"
         self._finished = True
+        self._blocked = True
         self._stop.set()
         for t in self._threads:
             if t is not threading.current_thread():
@@ -259,29 +263,40 @@ class Run:
     # -- recording -------------------------------------------------------------------------
 
     def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        """Record scalar metrics at ``step`` (default: one more than the last step)."""
+        """Record scalar metrics at ``step`` (default: one more than the last step).
+
+        The hot path: no I/O, no locks; values are checked here so a bad one fails at the
+        caller's line, and the flush thread does the rest.
+        """
+        if self._blocked:
+            self._raise_blocked()
+        if step is None:
+            step = self._next_step
+        elif step.__class__ is not int:
+            step = self._check_step(step)
+        self._next_step = step + 1
+        keys = tuple(metrics)
+        if keys not in self._known_keys:
+            self._learn_keys(metrics, keys)
+        values = tuple(metrics.values())
+        for v in values:
+            if v.__class__ is not float and v.__class__ is not int:
+                values = tuple(to_float(k, x) for k, x in zip(keys, values, strict=True))
+                break
+        self._append((keys, step, _now(), values))
+
+    def _raise_blocked(self) -> None:
         if self._finished:
             raise RunStateError(f"run {self.id} is {self.status}; start a new run to log more")
         if self._flush_error is not None:
             raise self._flush_error
-        if step is None:
-            step = self._next_step
-        elif type(step) is not int:
-            step = self._check_step(step)
-        self._next_step = step + 1
-        keys = tuple(metrics)
-        values = tuple(metrics.values())
-        for v in values:
-            if type(v) is not float and type(v) is not int:
-                values = tuple(to_float(k, x) for k, x in zip(keys, values, strict=True))
-                break
-        if keys not in self._known_keys:
-            if not isinstance(metrics, dict):
-                raise InvalidInput(f"run.log takes a dict of name → number, got {type(metrics).__name__}")
-            for k in keys:
-                check_name(k, "metric")
-            self._known_keys.add(keys)
-        self._metrics.append((keys, step, time.time(), values))
+
+    def _learn_keys(self, metrics: object, keys: tuple[str, ...]) -> None:
+        if not isinstance(metrics, dict):
+            raise InvalidInput(f"run.log takes a dict of name → number, got {type(metrics).__name__}")
+        for k in keys:
+            check_name(k, "metric")
+        self._known_keys.add(keys)
 
     @staticmethod
     def _check_step(step: object) -> int:
@@ -370,6 +385,8 @@ class Run:
                     e.errno, f"cannot write the journal of run {self.id} ({e.strerror}); "
                     f"{len(records)} records are kept in memory and retried"
                 )
+                self._blocked = True
                 raise self._flush_error from None
             self._pending = []
             self._flush_error = None
+            self._blocked = self._finished

@@ -216,21 +216,48 @@ def test_unknown_and_ambiguous_run_ids(workspace_dir: Path) -> None:
     assert dlb.run_info(a.id[:-2])["run_id"] == a.id
 
 
+READ_ONLY_USER = """
+import jupyter_dlbench as dlb
+from jupyter_dlbench.errors import WorkspaceNotWritable
+print(sorted(dlb.runs()["run_id"]))
+try:
+    dlb.init()
+except WorkspaceNotWritable as e:
+    print("refused:", e)
+"""
+
+
+def _as_unprivileged() -> list[str]:
+    """Root ignores file modes; without CAP_DAC_OVERRIDE it obeys them like any user."""
+    if os.geteuid() != 0:
+        return []
+    import shutil
+
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root and setpriv (util-linux) is missing: cannot drop CAP_DAC_OVERRIDE")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
 def test_read_only_workspace_can_be_read_but_not_written(workspace_dir: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root ignores file permissions, so a read-only folder cannot be simulated here")
+    import subprocess
+    import sys
+    import textwrap
+
     with dlb.init() as run:
         run.log({"x": 1.0})
     dlb.runs()
-    for p in [workspace_dir, *workspace_dir.rglob("*")]:
+    paths = [workspace_dir, *workspace_dir.rglob("*")]
+    for p in paths:
         p.chmod(p.stat().st_mode & ~0o222)
     try:
-        assert list(dlb.runs()["run_id"]) == [run.id]
-        with pytest.raises(WorkspaceNotWritable, match="read-only"):
-            dlb.init()
+        done = subprocess.run([*_as_unprivileged(), sys.executable, "-c", textwrap.dedent(READ_ONLY_USER)],
+                              capture_output=True, text=True, env=os.environ.copy(), timeout=120)
     finally:
-        for p in [workspace_dir, *workspace_dir.rglob("*")]:
+        for p in paths:
             p.chmod(p.stat().st_mode | 0o200)
+    assert done.returncode == 0, done.stderr
+    assert f"['{run.id}']" in done.stdout
+    assert "refused: the workspace" in done.stdout and "is read-only" in done.stdout
 
 
 def test_workspace_that_cannot_be_written_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
@@ -258,3 +285,18 @@ def test_corrupted_catalog_is_reported_and_rebuilt_from_journals(workspace_dir: 
     assert list(frame["run_id"]) == [run.id]
     assert frame["params.lr"][0] == 0.5
     assert list(workspace_dir.glob("catalog.duckdb.old-*")), "the broken file is kept, not destroyed"
+
+
+def test_user_sql_cannot_read_files_outside_the_catalog(workspace_dir: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    with dlb.init() as run:
+        run.log({"x": 1.0})
+    for attempt in (
+        lambda: dlb.sql(f"select content from read_text('{secret}')"),
+        lambda: dlb.runs(where=f"cast((select content from read_text('{secret}')) as int) > 0"),
+    ):
+        with pytest.raises(QueryError) as err:
+            attempt()
+        assert "TOP-SECRET" not in str(err.value)
+    assert len(dlb.runs(where="metrics.x = 1")) == 1, "filters still work after the lock-down"

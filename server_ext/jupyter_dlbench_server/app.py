@@ -1,0 +1,78 @@
+"""The extension app: builds the shared services once into the Tornado settings.
+
+Handlers read ``dlbench_workspace`` and ``dlbench_executor`` from ``self.settings``; nothing
+here knows about HTTP. Shape after jupyter-scheduler's ``extension.py``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Integer, Unicode
+
+from jupyter_dlbench.errors import DlbenchError
+from jupyter_dlbench.store import Workspace
+
+from .routes import handlers
+
+
+class DlbenchServer(ExtensionApp):
+    """Serve runs, metrics and health of one jupyter-dlbench workspace."""
+
+    name = "jupyter_dlbench_server"
+    load_other_extensions = True
+
+    workspace = Unicode(
+        "",
+        config=True,
+        help=(
+            "The workspace folder (the `.dlbench` directory) this server reads. Empty: "
+            "$DLBENCH_HOME if set, else the nearest `.dlbench` at or above the server's "
+            "root_dir, created there when none exists. A relative path is taken from root_dir."
+        ),
+    )
+
+    catalog_threads = Integer(
+        4,
+        config=True,
+        help=(
+            "Worker threads for blocking catalog calls. Catalog opens are serialised by the "
+            "workspace lock, so more threads only queue; they keep the event loop free."
+        ),
+    )
+
+    def initialize_settings(self) -> None:
+        workspace, error = None, None
+        try:
+            workspace = self._open_workspace()
+            self.log.info("jupyter-dlbench: serving the workspace %s", workspace.root)
+        except DlbenchError as e:
+            # Keep the server up; every dlbench request answers with this error instead.
+            self.log.error("jupyter-dlbench: no workspace: %s", e.message)
+            error = e
+        self.settings.update(
+            dlbench_workspace=workspace,
+            dlbench_workspace_error=error,
+            dlbench_executor=ThreadPoolExecutor(
+                max_workers=max(1, self.catalog_threads), thread_name_prefix="dlbench-catalog"
+            ),
+        )
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(handlers())
+
+    async def stop_extension(self) -> None:
+        executor = self.settings.get("dlbench_executor")
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def _open_workspace(self) -> Workspace:
+        assert self.serverapp is not None
+        root_dir = Path(self.serverapp.root_dir).expanduser()
+        if self.workspace:
+            path = Path(self.workspace).expanduser()
+            return Workspace.find_at(path if path.is_absolute() else root_dir / path)
+        # Walk up from the server's root_dir, never from the process's cwd (DESIGN.md).
+        return Workspace.find(start=root_dir)

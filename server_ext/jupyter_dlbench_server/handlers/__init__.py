@@ -1,0 +1,1 @@
+"""REST handlers: parse the request, call ``payloads`` off the event loop, write JSON."""
