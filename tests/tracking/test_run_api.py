@@ -17,7 +17,6 @@ from jupyter_dlbench.errors import (
     ReadOnlyQuery,
     RunNotFound,
     RunStateError,
-    WorkspaceNotWritable,
 )
 
 
