@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import DlbenchError
-from . import doctor, runs, sql
+from . import doctor, jobs, runs, sql
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.register(sub)
     sql.register(sub)
     doctor.register(sub)
+    jobs.register(sub)
     return parser
 
 

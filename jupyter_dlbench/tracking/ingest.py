@@ -30,11 +30,11 @@ RUN_COLUMNS = [
     "run_id", "project", "name", "status", "started_at", "ended_at", "closed", "last_seen",
     "hostname", "pid", "username", "notebook_path", "snapshot_oid", "git_commit", "git_dirty",
     "git_diff_oid", "python_version", "cuda_visible_devices", "error", "output_tail",
-    "environment", "hardware", "tags",
+    "environment", "hardware", "tags", "job_id", "executor", "queued_at",
 ]
 RUN_TYPES = {
     "started_at": pa.float64(), "ended_at": pa.float64(), "last_seen": pa.float64(),
-    "closed": pa.bool_(), "git_dirty": pa.bool_(), "pid": pa.int64(),
+    "closed": pa.bool_(), "git_dirty": pa.bool_(), "pid": pa.int64(), "queued_at": pa.float64(),
 }
 
 
@@ -88,7 +88,8 @@ class _Fold:
                     pid=ev.get("pid"), username=ev.get("user"), notebook_path=ev.get("code_path"),
                     python_version=ev.get("python"),
                     cuda_visible_devices=ev.get("cuda_visible_devices"),
-                    tags=json.dumps(ev.get("tags") or []),
+                    tags=json.dumps(ev.get("tags") or []), job_id=ev.get("job_id"),
+                    executor=ev.get("executor"), queued_at=ev.get("queued_at"),
                 )
             elif kind == "environment":
                 git = ev.get("git") or {}
@@ -107,6 +108,9 @@ class _Fold:
                     run_id, ev["path"], ev["oid"], ev["size"], ev.get("kind", "file"), ev.get("ts"))
             elif kind == "status":
                 row.update(status=ev["status"], error=ev.get("error"))
+            elif kind == "placement":  # where a remote executor actually ran the run
+                row.update(hostname=ev.get("host") or row.get("hostname"),
+                           cuda_visible_devices=ev.get("cuda_visible_devices"))
             elif kind == "tags":
                 row["tags"] = json.dumps(ev.get("tags") or [])
             elif kind == "end":

@@ -22,7 +22,7 @@ from .. import settings
 from ..errors import InvalidInput, RunStateError, WorkspaceNotWritable
 from ..store import Workspace
 from . import capture, current
-from .journal import JournalWriter, encode_event, pack_metric_buffer
+from .journal import JournalWriter, encode_event, pack_metric_buffer, read_journal
 from .outputs import OutputCapture
 from .system import SystemSampler
 from .values import check_name, jsonable, to_float
@@ -63,6 +63,8 @@ class Run:
         self._finished = False
         self._output: OutputCapture | None = None
         self._hooks: list[Any] = []
+        self._attached = False
+        self._snapshot_oid: str | None = None
 
     def __repr__(self) -> str:
         return f"<Run {self.id} project={self.project!r} name={self.name!r} status={self.status}>"
@@ -78,28 +80,65 @@ class Run:
         tags: list[str] | None = None,
         workspace: Workspace | None = None,
         capture_code: bool = True,
+        code: tuple[str | None, str] | None = None,
+        snapshot_oid: str | None = None,
+        managed: bool = False,
     ) -> Run:
+        """Create a run. ``managed`` runs belong to a job runner: no hooks, no output tee.
+
+        Inside a job's kernel ``DLBENCH_RUN_ID`` names the run its runner created; ``init()``
+        then attaches to it, so a job has exactly one run whether or not the notebook calls it.
+        """
         if params is not None and not isinstance(params, dict):
             raise InvalidInput(f"params must be a dict of name → value, got {type(params).__name__}")
+        attach_to = os.environ.get("DLBENCH_RUN_ID")
+        if attach_to and not managed and workspace is None:
+            return cls._attach(attach_to, params)
         ws = workspace or Workspace.find()
         if not ws.writable():
             raise WorkspaceNotWritable(
                 f"the workspace {ws.root} is read-only, so a run cannot be recorded there; "
                 "set DLBENCH_HOME to a writable folder"
             )
-        code, code_kind = capture.code_path() if capture_code else (None, "none")
+        if code is not None:
+            code, code_kind = code
+        else:
+            code, code_kind = capture.code_path() if capture_code else (None, "none")
         project = check_name(project or os.environ.get("DLBENCH_PROJECT") or "default", "project")
         default_name = Path(code).stem if code else "run"
         run = cls(ws, new_run_id(), project, check_name(name or default_name, "run"))
         run._open(code, code_kind, tags or [])
         merged: dict[str, tuple[Any, str]] = {}
-        if capture_code and code_kind == "notebook":
+        if capture_code and code_kind == "notebook" and not managed:
             merged.update(capture.papermill_parameters(code))
+        for key, value in (params or {}).items():
+            merged[check_name(key, "param")] = (value, "job" if managed else "explicit")
+        if merged:
+            run._log_params(merged)
+        run._snapshot_oid = snapshot_oid
+        run._start_background(code, code_kind, managed=managed)
+        if not managed:
+            current.set_current(run)
+        return run
+
+    @classmethod
+    def _attach(cls, run_id: str, params: dict[str, Any] | None) -> Run:
+        ws = Workspace.find()
+        journal = ws.run_dir(run_id) / "journal.dlj"
+        if not journal.is_file():
+            raise InvalidInput(f"DLBENCH_RUN_ID={run_id!r} names no run in the workspace {ws.root}")
+        start = next((e for e in read_journal(journal).events if e.get("t") == "start"), {})
+        run = cls(ws, run_id, start.get("project") or "default", start.get("name") or run_id)
+        run._attached = True
+        run._journal = JournalWriter(journal)
+        run._snapshot_oid = os.environ.get("DLBENCH_SNAPSHOT_OID")
+        run._events.append({"t": "attach", "pid": os.getpid(), "ts": time.time()})
+        merged = capture.papermill_parameters(os.environ.get("DLBENCH_INPUT_NOTEBOOK"))
         for key, value in (params or {}).items():
             merged[check_name(key, "param")] = (value, "explicit")
         if merged:
             run._log_params(merged)
-        run._start_background(code, code_kind)
+        run._start_background(start.get("code_path"), "notebook", managed=False, tee=False)
         current.set_current(run)
         return run
 
@@ -118,6 +157,8 @@ class Run:
                 "python": sys.version.split()[0], "tags": tags,
                 "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
                 "job_id": os.environ.get("DLBENCH_JOB_ID"),
+                "executor": os.environ.get("DLBENCH_EXECUTOR"),
+                "queued_at": float(os.environ["DLBENCH_QUEUED_AT"]) if os.environ.get("DLBENCH_QUEUED_AT") else None,
             }
             self._journal.append([encode_event(start)])
             os.rename(tmp, self.dir)
@@ -125,27 +166,31 @@ class Run:
             raise WorkspaceNotWritable(f"cannot create the run folder in {self.workspace.runs_dir}: {e.strerror}") from None
         self._journal.path = self.dir / "journal.dlj"
 
-    def _start_background(self, code: str | None, code_kind: str) -> None:
-        self._output = OutputCapture(self.dir / "output.log")
-        self._output.install()
+    def _start_background(self, code: str | None, code_kind: str, managed: bool, tee: bool = True) -> None:
+        if not managed and tee:
+            self._output = OutputCapture(self.dir / "output.log")
+            self._output.install()
         flusher = threading.Thread(target=self._flush_loop, name=f"dlbench-flush-{self.id}", daemon=True)
         # captured before logging starts: on 2 cores a capture thread would slow the first
         # thousands of log calls more than this costs once
         self._capture(code, code_kind)
         self._threads = [flusher]
-        if settings.capture_enabled("system"):
+        if settings.capture_enabled("system") and not managed:
             sampler = SystemSampler(self._log_system, settings.system_metrics_interval(), self._stop)
             self._threads.append(threading.Thread(target=sampler.loop, name=f"dlbench-sys-{self.id}", daemon=True))
         for t in self._threads:
             t.start()
-        self._install_hooks()
+        if not managed:
+            self._install_hooks()
 
     def _capture(self, code: str | None, code_kind: str) -> None:
         try:
             event: dict[str, Any] = {"t": "environment", "environment": capture.environment(),
                                      "hardware": capture.hardware()}
+            if self._snapshot_oid:
+                event["snapshot_oid"] = self._snapshot_oid
             if code and Path(code).is_file():
-                event["snapshot_oid"] = self.workspace.objects.put_file(code).oid
+                event.setdefault("snapshot_oid", self.workspace.objects.put_file(code).oid)
                 if settings.capture_enabled("git"):
                     git = capture.git_state(Path(code))
                     diff = git.pop("diff", "")
@@ -183,6 +228,10 @@ class Run:
 
             ip.set_custom_exc((Exception,), on_cell_error)
             self._hooks.append(("ipython", ip))
+            # each finished cell is a natural durability point: a kernel that dies in the next
+            # cell (os._exit, segfault, OOM) loses nothing that an earlier cell logged
+            ip.events.register("post_run_cell", self._after_cell)
+            self._hooks.append(("post_run_cell", ip))
         else:
             previous = sys.excepthook
 
@@ -201,9 +250,20 @@ class Run:
                 atexit.unregister(obj)
             elif kind == "ipython":
                 obj.set_custom_exc((), None)
+            elif kind == "post_run_cell":
+                try:
+                    obj.events.unregister("post_run_cell", self._after_cell)
+                except ValueError:
+                    pass
             elif kind == "excepthook":
                 sys.excepthook = obj
         self._hooks = []
+
+    def _after_cell(self, *_: Any) -> None:
+        try:
+            self._flush()
+        except OSError:
+            pass  # kept in _flush_error; the next log() call reports it
 
     def _at_exit(self) -> None:
         if not self._finished:
@@ -245,8 +305,9 @@ class Run:
             self._output.uninstall()
         self._remove_hooks()
         self.status = status
-        end = {"t": "end", "status": status, "ts": time.time(), "error": self._failed,
-               "output_tail": self._output.tail() if self._output else ""}
+        # an attached kernel hands the verdict to the job runner that owns the run
+        end = {"t": "detach" if self._attached else "end", "status": status, "ts": time.time(),
+               "error": self._failed, "output_tail": self._output.tail() if self._output else ""}
         self._events.append(end)
         try:
             self._flush()

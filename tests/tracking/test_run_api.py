@@ -299,3 +299,23 @@ def test_user_sql_cannot_read_files_outside_the_catalog(workspace_dir: Path, tmp
             attempt()
         assert "TOP-SECRET" not in str(err.value)
     assert len(dlb.runs(where="metrics.x = 1")) == 1, "filters still work after the lock-down"
+
+
+def test_a_workspace_from_schema_version_1_is_upgraded_in_place(workspace_dir: Path) -> None:
+    """An old workspace opens with a newer release: migrations run once, data is kept."""
+    import duckdb
+
+    from jupyter_dlbench.store.migrations import migration_sql
+
+    workspace_dir.mkdir(parents=True)
+    con = duckdb.connect(str(workspace_dir / "catalog.duckdb"))
+    con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
+    con.execute(migration_sql("001_initial.sql"))
+    con.execute("INSERT INTO schema_version VALUES (1, now())")
+    con.execute("INSERT INTO run_rows (run_id, project, name, status, closed) "
+                "VALUES ('old-run', 'legacy', 'kept', 'finished', true)")
+    con.close()
+    frame = dlb.sql("select run_id, project, job_id, queue_wait_s from runs")
+    assert list(frame["run_id"]) == ["old-run"] and frame["project"][0] == "legacy"
+    assert frame["job_id"].isna().all(), "the new column exists and is empty for old rows"
+    assert dlb.sql("select max(version) as v from schema_version")["v"][0] >= 2

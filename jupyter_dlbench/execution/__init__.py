@@ -1,0 +1,1 @@
+"""Execution layer: notebook jobs, scheduling and executors."""

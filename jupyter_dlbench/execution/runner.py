@@ -1,0 +1,257 @@
+"""The process that runs one job: ``python -m jupyter_dlbench.execution.runner JOB_ID``.
+
+It holds the job's claim lock for its whole life (so its death is visible to any scheduler),
+creates the job's run, executes the notebook snapshot through papermill with the run id in the
+kernel's environment (the notebook's ``dlb.init()`` attaches to that run), stores the output
+notebook and log as artifacts, and writes the verdict. It is started in its own session so a
+scheduler restart does not kill it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import DlbenchError
+from ..store import Workspace
+from ..tracking.journal import JournalWriter
+from ..tracking.run import Run
+from .jobs import CANCELLED, FAILED, FINISHED, RUNNING, JobSpec, JobStore
+
+
+def header_cell(run_id: str, spec: JobSpec, attempt: int) -> Any:
+    import nbformat
+
+    def esc(text: object) -> str:
+        out = str(text)
+        for ch in "\\`*_{}[]()#+-.!|<>":
+            out = out.replace(ch, "\\" + ch)
+        return out
+
+    rows = "\n".join(f"| {esc(k)} | {esc(repr(v))} |" for k, v in sorted(spec.params.items()))
+    params = f"| param | value |\n|---|---|\n{rows}" if rows else "_no parameters_"
+    text = (
+        f"**jupyter-dlbench run** `{run_id}` · job `{spec.job_id}` · attempt {attempt} · "
+        f"executor {esc(spec.executor)} · GPUs {esc(os.environ.get('CUDA_VISIBLE_DEVICES') or 'none')}\n\n"
+        f"{params}\n\n"
+        f"Dataset versions the notebook opens are recorded as the run's inputs: "
+        f"`dlbench runs show {run_id}`."
+    )
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata["tags"] = ["dlbench-header"]
+    return cell
+
+
+_NOT_USER_CELLS = {"dlbench-header", "injected-parameters", "papermill-error-cell-tag"}
+
+
+def _failing_cell(output: Path) -> tuple[int | None, str]:
+    """The failing cell as the user counts it (1-based, in their notebook) and its first line."""
+    try:
+        import nbformat
+
+        nb = nbformat.read(output, as_version=4)
+    except Exception:  # noqa: BLE001 - the message is still useful without it
+        return None, ""
+    user_cells = [c for c in nb.cells if not _NOT_USER_CELLS & set(c.metadata.get("tags", []))]
+    for number, cell in enumerate(user_cells, start=1):
+        if cell.cell_type == "code" and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            lines = cell.source.strip().splitlines()
+            return number, lines[0][:80] if lines else ""
+    return None, ""
+
+
+def _failure_message(error: BaseException, output: Path) -> tuple[str, int | None]:
+    ename = getattr(error, "ename", None)
+    if ename is not None:
+        number, first_line = _failing_cell(output)
+        where = f"cell {number}" if number else "a cell"
+        if first_line:
+            where += f" ({first_line!r})"
+        return f"{where} raised {ename}: {getattr(error, 'evalue', '')}", number
+    name = type(error).__name__
+    if name == "DeadKernelError" or "Kernel died" in str(error):
+        return f"the kernel died while executing the notebook ({str(error).strip()[:200]})", None
+    return f"{name}: {str(error).strip()[:500]}", None
+
+
+class _CancelWatcher(threading.Thread):
+    """Kills the kernel when ``dlbench jobs cancel`` (a file in the job folder) asks for it."""
+
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        super().__init__(name="dlbench-cancel-watch", daemon=True)
+        self.store, self.job_id = store, job_id
+        self.cancelled = threading.Event()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.3):
+            if self.store.cancel_requested(self.job_id):
+                self.cancel()
+                return
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        import psutil
+
+        for child in psutil.Process().children(recursive=True):
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+
+
+def _execute_here(spec: JobSpec, input_nb: Path, output_nb: Path, job_dir: Path,
+                  watcher: _CancelWatcher) -> tuple[str, str | None, int | None]:
+    import papermill
+
+    cwd = Path(spec.notebook).parent if Path(spec.notebook).parent.is_dir() else job_dir
+    try:
+        papermill.execute_notebook(
+            str(input_nb), str(output_nb), parameters=spec.params, kernel_name=spec.kernel_name,
+            cwd=str(cwd), progress_bar=False, log_output=True, request_save_on_cell_execute=True,
+            execution_timeout=spec.timeout_s,
+        )
+    except BaseException as e:  # noqa: BLE001 - every way a notebook can end is a verdict
+        if watcher.cancelled.is_set():
+            return CANCELLED, "cancelled by request", None
+        error, cell = _failure_message(e, output_nb)
+        return FAILED, error, cell
+    return FINISHED, None, None
+
+
+class _RemoteError(Exception):
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__(info.get("text") or "")
+        self.ename = info.get("ename")
+        self.evalue = info.get("evalue")
+        self.cell_index = info.get("cell_index")
+        if self.ename is None:
+            del self.ename
+        self.kind = info.get("type") or ""
+
+
+def _execute_on_ray(ws: Workspace, spec: JobSpec, run: Run, input_nb: Path, output_nb: Path,
+                    watcher: _CancelWatcher, store: JobStore) -> tuple[str, str | None, int | None]:
+    import blake3
+
+    from .ray_executor import RayJob, RayUnavailable
+
+    run.flush()
+    journal_head = (ws.run_dir(run.id) / "journal.dlj").read_bytes()
+    kernel_env = {k: v for k, v in os.environ.items()
+                  if k.startswith("DLBENCH_") and k not in ("DLBENCH_HOME", "DLBENCH_RUN_ID")}
+    try:
+        job = RayJob(spec.ray_address, spec.gpus, spec.cpus, spec.retries)
+    except RayUnavailable as e:
+        return FAILED, e.message, None
+    try:
+        job.submit(input_nb.read_bytes(), spec.params, spec.kernel_name, run.id, journal_head,
+                   kernel_env, spec.timeout_s)
+        result = job.wait(0.5, watcher.cancelled.is_set)
+    finally:
+        job.close()
+    if result.get("cancelled"):
+        return CANCELLED, "cancelled by request", None
+    for oid, data in (result.get("objects") or {}).items():
+        if blake3.blake3(data).hexdigest() == oid:
+            ws.objects.put_bytes(data)
+    if result.get("journal_tail"):
+        writer = JournalWriter(ws.run_dir(run.id) / "journal.dlj")
+        writer.append([result["journal_tail"]])
+        writer.close()
+    if result.get("output"):
+        output_nb.write_bytes(result["output"])
+    placement = {"t": "placement", "host": result.get("host"), "gpu_ids": result.get("gpu_ids"),
+                 "cuda_visible_devices": result.get("cuda_visible_devices")}
+    store.append(spec.job_id, dict(placement))
+    run._events.append({**placement, "ts": time.time()})
+    if result.get("error"):
+        err = _RemoteError(result["error"])
+        if err.kind.startswith(("WorkerCrashed", "NodeDied")) or "Ray worker" in str(err):
+            return FAILED, str(err), None
+        error, cell = _failure_message(err, output_nb)
+        return FAILED, error, cell
+    return FINISHED, None, None
+
+
+def run_job(ws: Workspace, job_id: str) -> int:
+    store = JobStore(ws)
+    job_dir = store.dir(job_id)
+    claim = os.open(job_dir / "claim.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"job {job_id} is already being run by another process", file=sys.stderr)
+        return 3
+    state = store.load(job_id)
+    spec = state.spec
+    import nbformat
+
+    env = {"DLBENCH_JOB_ID": job_id, "DLBENCH_EXECUTOR": spec.executor,
+           "DLBENCH_QUEUED_AT": str(state.queued_at or spec.submitted_at),
+           "DLBENCH_HOME": str(ws.root), "DLBENCH_SNAPSHOT_OID": spec.snapshot_oid}
+    os.environ.update(env)
+    run = Run.start(project=spec.project, name=spec.name or Path(spec.notebook).stem,
+                    params=spec.params, workspace=ws, code=(spec.notebook, "notebook"),
+                    snapshot_oid=spec.snapshot_oid, managed=True)
+    input_nb = job_dir / f"input-{state.attempt or 1}.ipynb"
+    output_nb = job_dir / "output.ipynb"
+    nb = nbformat.reads(ws.objects.read_bytes(spec.snapshot_oid).decode("utf-8"), as_version=4)
+    nb.cells.insert(0, header_cell(run.id, spec, state.attempt or 1))
+    nbformat.write(nb, input_nb)
+    os.environ.update({"DLBENCH_RUN_ID": run.id, "DLBENCH_INPUT_NOTEBOOK": str(input_nb),
+                       "DLBENCH_NOTEBOOK_PATH": spec.notebook})
+    store.append(job_id, {"t": RUNNING, "run_id": run.id, "pid": os.getpid(),
+                          "host": socket.gethostname()})
+    watcher = _CancelWatcher(store, job_id)
+    watcher.start()
+    signal.signal(signal.SIGTERM, lambda *_: watcher.cancel())
+    t0 = time.time()
+    if spec.executor == "ray":
+        status, error, cell = _execute_on_ray(ws, spec, run, input_nb, output_nb, watcher, store)
+    else:
+        status, error, cell = _execute_here(spec, input_nb, output_nb, job_dir, watcher)
+    watcher.done.set()
+    if error:
+        print(f"dlbench: job {job_id} {status}: {error}", file=sys.stderr, flush=True)
+    run_status = {FINISHED: "finished", CANCELLED: "cancelled"}.get(status, "failed")
+    if error and "kernel died" in error:
+        run_status = "crashed"
+    if error:
+        run.mark_failed(error)  # the end record's status (crashed, cancelled) still wins
+    if output_nb.exists():
+        run.log_artifact(output_nb, "output.ipynb")
+    sys.stdout.flush()
+    log = job_dir / "job.log"
+    if log.exists() and log.stat().st_size:
+        run.log_artifact(log, "job.log")
+    run.log({"sys/job_duration_s": time.time() - t0}, step=0)
+    run.finish(run_status)
+    store.append(job_id, {"t": status, "error": error, "cell": cell, "run_id": run.id})
+    os.close(claim)
+    return 0 if status == FINISHED else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jupyter_dlbench.execution.runner")
+    parser.add_argument("job_id")
+    parser.add_argument("--workspace", required=True)
+    args = parser.parse_args(argv)
+    try:
+        return run_job(Workspace.find_at(args.workspace), args.job_id)
+    except DlbenchError as e:
+        print(f"dlbench runner: error: {e.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,229 @@
+"""Notebook jobs on the local executor: real papermill kernels, real runner processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import jupyter_dlbench as dlb
+from jupyter_dlbench.execution.jobs import JobStore
+from jupyter_dlbench.execution.scheduler import LocalScheduler
+from jupyter_dlbench.execution.submit import submit_notebook
+from jupyter_dlbench.store import Workspace
+
+TRACKED = (
+    "import os, time, json, jupyter_dlbench as dlb\n"
+    "run = dlb.init()\n"
+    "run.log({'y': x * 2.0}, step=0)\n"
+    "print('CUDA', os.environ.get('CUDA_VISIBLE_DEVICES'))"
+)
+
+
+def dlbench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jupyter_dlbench.cli", *args], capture_output=True,
+                          text=True, env=os.environ.copy(), timeout=timeout)
+
+
+def test_run_wait_executes_notebook_and_records_a_finished_run(workspace_dir: Path, make_notebook) -> None:
+    nb = make_notebook("train.ipynb", "x = 1\nname = 'a'", TRACKED)
+    done = dlbench("run", str(nb), "-p", "x", "21", "--wait")
+    assert done.returncode == 0, done.stderr + done.stdout
+    job_id = done.stdout.splitlines()[0]
+    job = JobStore(Workspace.find()).load(job_id)
+    assert job.status == "finished" and job.run_id
+    info = dlb.run_info(job.run_id)
+    assert info["status"] == "finished"
+    assert info["params"]["x"] == 21 and info["params"]["name"] == "a"
+    assert info["metrics"]["y"]["last"] == 42.0
+    assert info["job_id"] == job_id and info["executor"] == "local"
+    assert info["queue_wait_s"] is not None and info["queue_wait_s"] >= 0
+    paths = {a["path"] for a in info["artifacts"]}
+    assert {"output.ipynb", "job.log"} <= paths
+    out = nbformat.read(JobStore(Workspace.find()).dir(job_id) / "output.ipynb", as_version=4)
+    assert out.cells[0].cell_type == "markdown" and job.run_id in out.cells[0].source
+    assert "| x | 21 |" in out.cells[0].source
+
+
+def test_job_without_dlb_init_still_has_a_run(workspace_dir: Path, make_notebook) -> None:
+    nb = make_notebook("plain.ipynb", "x = 1", "print(x + 1)")
+    done = dlbench("run", str(nb), "--wait")
+    assert done.returncode == 0, done.stderr
+    runs = dlb.runs()
+    assert len(runs) == 1 and runs["status"][0] == "finished"
+    assert runs["params.x"][0] == 1
+
+
+def test_failing_cell_fails_the_job_naming_the_cell(workspace_dir: Path, make_notebook) -> None:
+    nb = make_notebook("boom.ipynb", "x = 1", "y = 2", "1 / 0")
+    done = dlbench("run", str(nb), "--wait")
+    assert done.returncode == 1
+    assert "ZeroDivisionError" in done.stdout and "'1 / 0'" in done.stdout
+    info = dlb.run_info(dlb.runs()["run_id"][0])
+    assert info["status"] == "failed" and "ZeroDivisionError" in info["error"]
+    assert "output.ipynb" in {a["path"] for a in info["artifacts"]}, "partial output is kept"
+
+
+def test_bad_params_are_refused_before_anything_runs(workspace_dir: Path, make_notebook) -> None:
+    nb = make_notebook("train.ipynb", "lr = 0.1\nepochs = 3", "pass")
+    done = dlbench("run", str(nb), "-p", "lrr", "0.01")
+    assert done.returncode == 2 and "lrr" in done.stderr and "lr" in done.stderr
+    done = dlbench("run", str(nb), "-p", "epochs", "2.5")
+    assert done.returncode == 2 and "epochs" in done.stderr
+    bare = make_notebook("bare.ipynb", None, "pass")
+    done = dlbench("run", str(bare))
+    assert done.returncode == 2 and "parameters" in done.stderr
+    assert dlbench("run", str(bare), "--no-parameters-cell").returncode == 0
+    assert len(JobStore(Workspace.find()).all()) == 1, "refused submissions leave no job behind"
+
+
+INTERVAL = (
+    "import os, time, json\n"
+    "start = time.time()\n"
+    "time.sleep(hold)\n"
+    "open(out, 'a').write(json.dumps({'i': i, 'cvd': os.environ.get('CUDA_VISIBLE_DEVICES'), "
+    "'start': start, 'end': time.time()}) + '\\n')"
+)
+
+
+def _max_overlap(rows: list[dict]) -> int:
+    events = sorted([(r["start"], 1) for r in rows] + [(r["end"], -1) for r in rows])
+    best = cur = 0
+    for _, d in events:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+@pytest.mark.slow
+def test_whole_gpu_jobs_run_two_at_a_time_on_two_logical_gpus(workspace_dir: Path, make_notebook,
+                                                               tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DLBENCH_GPUS", "2")
+    out = tmp_path / "intervals.jsonl"
+    nb = make_notebook("hold.ipynb", f"i = 0\nhold = 2.0\nout = {str(out)!r}", INTERVAL)
+    ws = Workspace.find()
+    ids = [submit_notebook(ws, nb, {"i": i}, gpus=1).job_id for i in range(6)]
+    scheduler = LocalScheduler(ws, concurrency=6)
+    assert scheduler.acquire()
+    try:
+        final = scheduler.run_until_done(ids)
+    finally:
+        scheduler.release()
+    assert [s.status for s in final] == ["finished"] * 6
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["i"] for r in rows) == list(range(6))
+    assert {r["cvd"] for r in rows} == {"0", "1"}
+    assert _max_overlap(rows) == 2, "never more than one job per GPU, and both GPUs used at once"
+    for a in rows:
+        for b in rows:
+            if a is not b and a["start"] < b["end"] and b["start"] < a["end"]:
+                assert a["cvd"] != b["cvd"], "overlapping jobs got the same GPU"
+
+
+@pytest.mark.slow
+def test_quarter_gpu_jobs_pack_four_per_gpu_all_eight_at_once(workspace_dir: Path, make_notebook,
+                                                         tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DLBENCH_GPUS", "2")
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    nb = make_notebook("pack.ipynb", f"i = 0\nbarrier = {str(barrier)!r}",
+                       "import os, time\n"
+                       "open(os.path.join(barrier, str(i)), 'w').write(os.environ['CUDA_VISIBLE_DEVICES'])\n"
+                       "deadline = time.time() + 240\n"
+                       "while len(os.listdir(barrier)) < 8 and time.time() < deadline:\n"
+                       "    time.sleep(0.2)\n"
+                       "assert len(os.listdir(barrier)) == 8, 'not all eight ran at once'")
+    ws = Workspace.find()
+    ids = [submit_notebook(ws, nb, {"i": i}, gpus=0.25).job_id for i in range(8)]
+    scheduler = LocalScheduler(ws, concurrency=8)
+    assert scheduler.acquire()
+    try:
+        final = scheduler.run_until_done(ids)
+    finally:
+        scheduler.release()
+    assert [s.status for s in final] == ["finished"] * 8, [s.error for s in final]
+    devices = sorted(p.read_text() for p in barrier.iterdir())
+    assert devices == ["0"] * 4 + ["1"] * 4, "four quarter jobs per GPU, all eight at once"
+
+
+def test_cancel_a_queued_and_a_running_job(workspace_dir: Path, make_notebook) -> None:
+    nb = make_notebook("slow.ipynb", "x = 1", "import time\ntime.sleep(120)")
+    ws = Workspace.find()
+    store = JobStore(ws)
+    running = submit_notebook(ws, nb, {}).job_id
+    queued = submit_notebook(ws, nb, {}).job_id
+    scheduler = LocalScheduler(ws, concurrency=1)
+    assert scheduler.acquire()
+    try:
+        deadline = time.time() + 120
+        while store.load(running).status != "running" or not store.load(running).run_id:
+            scheduler.step()
+            assert time.time() < deadline
+            time.sleep(0.2)
+        time.sleep(3)  # the kernel is executing the sleep cell now
+        assert dlbench("jobs", "cancel", queued).returncode == 0
+        assert dlbench("jobs", "cancel", running[:-1]).returncode == 0
+        t0 = time.time()
+        final = scheduler.run_until_done([running, queued])
+    finally:
+        scheduler.release()
+    assert time.time() - t0 < 60
+    states = {s.job_id: s for s in final}
+    assert states[queued].status == "cancelled" and states[queued].run_id is None
+    assert states[running].status == "cancelled"
+    assert dlb.run_info(states[running].run_id)["status"] == "cancelled"
+    again = dlbench("jobs", "cancel", running)
+    assert again.returncode == 2 and "already cancelled" in again.stderr
+
+
+def test_kernel_death_fails_the_job_and_the_next_job_starts(workspace_dir: Path, make_notebook) -> None:
+    dying = make_notebook("die.ipynb", "x = 1", "import jupyter_dlbench as dlb\nrun = dlb.init()\n"
+                          "run.log({'a': 1.0})", "import os\nos._exit(7)")
+    fine = make_notebook("fine.ipynb", "x = 1", "print('ok')")
+    ws = Workspace.find()
+    a = submit_notebook(ws, dying, {}).job_id
+    b = submit_notebook(ws, fine, {}).job_id
+    scheduler = LocalScheduler(ws, concurrency=1)
+    assert scheduler.acquire()
+    try:
+        final = {s.job_id: s for s in scheduler.run_until_done([a, b])}
+    finally:
+        scheduler.release()
+    assert final[a].status == "failed" and "kernel died" in final[a].error
+    assert final[b].status == "finished"
+    info = dlb.run_info(final[a].run_id)
+    assert info["status"] == "crashed" and info["metrics"]["a"]["last"] == 1.0
+
+
+def test_killed_runner_is_lost_its_run_crashed_and_retried(workspace_dir: Path, make_notebook) -> None:
+    nb = make_notebook("slow.ipynb", "x = 1", "import time\ntime.sleep(120)")
+    ws = Workspace.find()
+    store = JobStore(ws)
+    job = submit_notebook(ws, nb, {}, retries=1).job_id
+    scheduler = LocalScheduler(ws, concurrency=1)
+    assert scheduler.acquire()
+    try:
+        deadline = time.time() + 120
+        while not (store.load(job).status == "running" and store.load(job).pid):
+            scheduler.step()
+            assert time.time() < deadline
+            time.sleep(0.2)
+        first = store.load(job)
+        os.kill(first.pid, 9)
+        while store.load(job).attempt < 2:
+            scheduler.step()
+            assert time.time() < deadline
+            time.sleep(0.2)
+        store.request_cancel(job)
+        final = scheduler.run_until_done([job])
+    finally:
+        scheduler.release()
+    assert final[0].attempt == 2, "lost once, retried once"
+    assert dlb.run_info(first.run_id)["status"] == "crashed"
+    assert final[0].status == "cancelled"
