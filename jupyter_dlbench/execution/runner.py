@@ -207,6 +207,10 @@ def run_job(ws: Workspace, job_id: str) -> int:
     output_nb = job_dir / "output.ipynb"
     nb = nbformat.reads(ws.objects.read_bytes(spec.snapshot_oid).decode("utf-8"), as_version=4)
     nb.cells.insert(0, header_cell(run.id, spec, state.attempt or 1))
+    # papermill needs the language; notebooks written by scripts often lack a kernelspec
+    nb.metadata.setdefault("kernelspec", {"name": spec.kernel_name, "language": "python",
+                                          "display_name": spec.kernel_name})
+    nb.metadata["kernelspec"].setdefault("language", "python")
     nbformat.write(nb, input_nb)
     os.environ.update({"DLBENCH_RUN_ID": run.id, "DLBENCH_INPUT_NOTEBOOK": str(input_nb),
                        "DLBENCH_NOTEBOOK_PATH": spec.notebook})

@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Integer, Unicode
+import threading
+
+from traitlets import Bool, Integer, Unicode
 
 from jupyter_dlbench.errors import DlbenchError
 from jupyter_dlbench.store import Workspace
@@ -43,6 +45,16 @@ class DlbenchServer(ExtensionApp):
         ),
     )
 
+    run_scheduler = Bool(
+        True,
+        config=True,
+        help=(
+            "Run the local job scheduler inside this server (the embedded default). When a "
+            "`dlbench worker` already holds the workspace's scheduler lock, this server waits "
+            "and takes over when that worker stops."
+        ),
+    )
+
     def initialize_settings(self) -> None:
         workspace, error = None, None
         try:
@@ -52,6 +64,10 @@ class DlbenchServer(ExtensionApp):
             # Keep the server up; every dlbench request answers with this error instead.
             self.log.error("jupyter-dlbench: no workspace: %s", e.message)
             error = e
+        self._scheduler_stop = threading.Event()
+        if workspace is not None and self.run_scheduler:
+            threading.Thread(target=self._scheduler_loop, args=(workspace,),
+                             name="dlbench-scheduler", daemon=True).start()
         self.settings.update(
             dlbench_workspace=workspace,
             dlbench_workspace_error=error,
@@ -63,7 +79,25 @@ class DlbenchServer(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
 
+    def _scheduler_loop(self, workspace: Workspace) -> None:
+        from jupyter_dlbench.execution.scheduler import LocalScheduler
+
+        scheduler = LocalScheduler(workspace)
+        while not self._scheduler_stop.is_set():
+            try:
+                if scheduler.acquire(wait=False):
+                    self.log.info("jupyter-dlbench: scheduling jobs (%d GPU(s), concurrency %d)",
+                                  len(scheduler.gpu_ids), scheduler.concurrency)
+                    try:
+                        scheduler.run_forever(self._scheduler_stop)
+                    finally:
+                        scheduler.release()
+            except Exception:  # noqa: BLE001 - log, back off, keep the server serving
+                self.log.exception("jupyter-dlbench: the job scheduler failed; restarting it")
+            self._scheduler_stop.wait(5.0)
+
     async def stop_extension(self) -> None:
+        self._scheduler_stop.set()
         executor = self.settings.get("dlbench_executor")
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
