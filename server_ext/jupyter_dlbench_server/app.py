@@ -6,12 +6,11 @@ here knows about HTTP. Shape after jupyter-scheduler's ``extension.py``.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
-import threading
-
 from traitlets import Bool, Integer, Unicode
 
 from jupyter_dlbench.errors import DlbenchError
