@@ -81,6 +81,7 @@ class RayJob:
         self._ray = ray
         target = address or os.environ.get("RAY_ADDRESS") or "auto"
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # stay on loopback locally
+        _check_reachable(target)
         try:
             if not ray.is_initialized():
                 ray.init(address=target, include_dashboard=False, logging_level="ERROR",
@@ -113,6 +114,21 @@ class RayJob:
             self._ray.shutdown()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, not minutes: ``ray.init`` retries an unreachable GCS for a long time."""
+    if address in ("auto", "local") or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise RayUnavailable(f"Ray address {address!r} is not HOST:PORT (or 'auto', or ray://HOST:PORT)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise RayUnavailable(
+            f"cannot reach the Ray cluster at {address!r}: {e.strerror or e}; start one with "
+            "`ray start --head` or pass --ray-address") from None
 
 
 def _ray_reason(e: BaseException) -> str:

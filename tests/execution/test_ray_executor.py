@@ -1,0 +1,117 @@
+"""The Ray executor against a real Ray head on 127.0.0.1 with two logical GPUs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import jupyter_dlbench as dlb
+from jupyter_dlbench.execution.jobs import JobStore
+from jupyter_dlbench.execution.scheduler import LocalScheduler
+from jupyter_dlbench.execution.submit import submit_notebook
+from jupyter_dlbench.store import Workspace
+
+pytest.importorskip("ray")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory):
+    """`ray start --head --num-gpus=2` on loopback (MACHINE-NOTES §5: the env var keeps Ray
+    from advertising the machine's other address)."""
+    ray_bin = Path(sys.executable).parent / "ray"
+    port = _free_port()
+    temp = tmp_path_factory.mktemp("ray")
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    cmd = [str(ray_bin), "start", "--head", "--num-gpus=2", "--num-cpus=4", "--node-ip-address=127.0.0.1",
+           f"--port={port}", "--include-dashboard=false", "--disable-usage-stats",
+           f"--temp-dir={temp}"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
+    if done.returncode != 0:
+        pytest.fail(f"ray start failed:\n{done.stdout}\n{done.stderr}")
+    address = f"127.0.0.1:{port}"
+    try:
+        yield address
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+NOTEBOOK = (
+    "import os, time, json, socket\n"
+    "import jupyter_dlbench as dlb\n"
+    "run = dlb.init()\n"
+    "start = time.time()\n"
+    "time.sleep(hold)\n"
+    "run.log({'y': i * 10.0}, step=0)\n"
+    "open('model.txt', 'w').write(f'model {i}')\n"
+    "run.log_artifact('model.txt')\n"
+    "print(json.dumps({'i': i, 'cvd': os.environ.get('CUDA_VISIBLE_DEVICES'), 'start': start, 'end': time.time()}))"
+)
+
+
+@pytest.mark.slow
+def test_ray_places_whole_gpu_jobs_two_at_a_time_and_results_come_back(
+        ray_head: str, workspace_dir: Path, make_notebook, monkeypatch) -> None:
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    nb = make_notebook("ray.ipynb", "i = 0\nhold = 3.0", NOTEBOOK)
+    ws = Workspace.find()
+    ids = [submit_notebook(ws, nb, {"i": i}, executor="ray", gpus=1, ray_address=ray_head).job_id
+           for i in range(4)]
+    scheduler = LocalScheduler(ws, concurrency=1)
+    assert scheduler.acquire()
+    try:
+        final = scheduler.run_until_done(ids)
+    finally:
+        scheduler.release()
+    assert [s.status for s in final] == ["finished"] * 4, [s.error for s in final]
+    rows = []
+    store = JobStore(ws)
+    for s in final:
+        info = dlb.run_info(s.run_id)
+        assert info["status"] == "finished" and info["executor"] == "ray"
+        assert info["metrics"]["y"]["last"] == s.spec.params["i"] * 10.0, "the journal came back"
+        arts = {a["path"]: a["oid"] for a in info["artifacts"]}
+        assert ws.objects.read_bytes(arts["model.txt"]) == f"model {s.spec.params['i']}".encode()
+        assert "output.ipynb" in arts
+        out = json.loads((store.dir(s.job_id) / "output.ipynb").read_text())
+        printed = [o for c in out["cells"] for o in c.get("outputs", []) if o.get("name") == "stdout"]
+        rows.append(json.loads("".join(printed[-1]["text"]).strip().splitlines()[-1]))
+        assert info["cuda_visible_devices"] in ("0", "1")
+    assert {r["cvd"] for r in rows} <= {"0", "1"}
+    events = sorted([(r["start"], 1) for r in rows] + [(r["end"], -1) for r in rows])
+    cur = best = 0
+    for _, d in events:
+        cur += d
+        best = max(best, cur)
+    assert best <= 2, "Ray never runs more GPU jobs than GPUs"
+
+
+@pytest.mark.slow
+def test_ray_unreachable_fails_the_job_with_the_reason(workspace_dir: Path, make_notebook) -> None:
+    nb = make_notebook("ray.ipynb", "i = 0\nhold = 0.0", "pass")
+    ws = Workspace.find()
+    job = submit_notebook(ws, nb, {}, executor="ray", ray_address=f"127.0.0.1:{_free_port()}").job_id
+    scheduler = LocalScheduler(ws)
+    assert scheduler.acquire()
+    t0 = time.time()
+    try:
+        final = scheduler.run_until_done([job])
+    finally:
+        scheduler.release()
+    assert final[0].status == "failed"
+    assert "cannot reach the Ray cluster" in final[0].error
+    assert time.time() - t0 < 120
