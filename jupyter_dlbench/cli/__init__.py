@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import DlbenchError
-from . import doctor, jobs, runs, sql
+from . import doctor, jobs, rerun, runs, sql
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.register(sub)
     doctor.register(sub)
     jobs.register(sub)
+    rerun.register(sub)
     return parser
 
 

@@ -227,3 +227,30 @@ def test_killed_runner_is_lost_its_run_crashed_and_retried(workspace_dir: Path, 
     assert final[0].attempt == 2, "lost once, retried once"
     assert dlb.run_info(first.run_id)["status"] == "crashed"
     assert final[0].status == "cancelled"
+
+
+def test_rerun_reproduces_a_plain_papermill_run_from_its_snapshot(workspace_dir: Path, make_notebook,
+                                                                  tmp_path: Path) -> None:
+    nb = make_notebook("train.ipynb", "x = 1\nname = 'a'", TRACKED)
+    done = subprocess.run([sys.executable, "-m", "papermill", str(nb), str(tmp_path / "out.ipynb"),
+                           "-p", "x", "4", "-k", "python3"], capture_output=True, text=True,
+                          env=os.environ.copy(), cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    original = dlb.runs()
+    assert len(original) == 1 and original["params.x"][0] == 4
+    nb.write_text("this file changed since; the rerun must use the stored snapshot")
+    rerun = dlbench("rerun", original["run_id"][0], "-p", "name", "b", "--wait")
+    assert rerun.returncode == 0, rerun.stderr + rerun.stdout
+    runs = dlb.runs().sort_values("started_at")
+    assert len(runs) == 2
+    again = runs.iloc[-1]
+    assert again["params.x"] == 4 and again["params.name"] == "b" and again["metrics.y"] == 8.0
+
+
+def test_batch_runs_several_notebooks_as_jobs(workspace_dir: Path, make_notebook) -> None:
+    a = make_notebook("a.ipynb", "x = 1", TRACKED)
+    b = make_notebook("b.ipynb", "x = 2", TRACKED)
+    done = dlbench("batch", str(a), str(b), "-p", "x", "3", "--wait")
+    assert done.returncode == 0, done.stderr
+    assert sorted(dlb.runs()["metrics.y"]) == [6.0, 6.0]
+    assert sorted(dlb.runs()["name"]) == ["a", "b"]
