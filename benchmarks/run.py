@@ -112,6 +112,46 @@ def bench_list(n_runs: int, steps: int, rounds: int) -> dict[str, float]:
                 "ingest_points_per_s": n_runs * steps * 3 / ingest_s}
 
 
+def _trivial_notebook(path: Path) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("x = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("y = sum(range(x * 1000))\nprint(y)")]
+    nbformat.write(nb, path)
+    return path
+
+
+def bench_jobs(rounds: int, batch: int) -> dict[str, float]:
+    """A job's overhead over bare `papermill` (both as processes), and 8 jobs at concurrency 2
+    against 8 sequential papermill runs."""
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as tmp:
+        nb = _trivial_notebook(Path(tmp) / "trivial.ipynb")
+        env = {**os.environ, "DLBENCH_HOME": str(Path(tmp) / ".dlbench"), "DLBENCH_CONCURRENCY": "2",
+               "DLBENCH_CAPTURE_PACKAGES": "0"}
+
+        def timed(cmd: list[str]) -> float:
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=tmp)
+            return time.perf_counter() - t0
+
+        bare, ours = [], []
+        for _ in range(rounds):  # alternate A B A B so drift hits both
+            bare.append(timed([str(bin_dir / "papermill"), str(nb), str(Path(tmp) / "o.ipynb"), "-p", "x", "2",
+                               "-k", "python3"]))
+            ours.append(timed([str(bin_dir / "dlbench"), "run", str(nb), "-p", "x", "2", "--wait"]))
+        seq = timed(["bash", "-c", " && ".join(
+            f"{bin_dir / 'papermill'} {nb} {Path(tmp) / f's{i}.ipynb'} -p x {i} -k python3 >/dev/null 2>&1"
+            for i in range(batch))])
+        par = timed([str(bin_dir / "dlbench"), "batch", *[str(nb)] * batch, "--wait"])
+    b, o = statistics.median(bare), statistics.median(ours)
+    return {"bare_s": b, "ours_s": o, "overhead_pct": 100 * (o - b) / b,
+            "sequential_s": seq, "concurrent_s": par, "speedup": seq / par}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="scaled-down sizes (under a minute)")
@@ -124,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     log = bench_log(steps, rounds)
     listing = bench_list(n_runs, 500, rounds)
+    jobs = bench_jobs(rounds, 4 if args.quick else 8)
     rows = [
         ("log: scalar points / s of caller time", f"{log['points_per_s']:,.0f}", ">= 1,000,000",
          f"{steps:,} steps x 3, durable at finish(); peak RSS {log['peak_rss_mb']:.0f} MB"),
@@ -131,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
          f"{n_runs:,} runs x 10 params x 500 steps x 3 metrics"),
         ("  ... including catalog open + freshness check", f"{listing['with_open_ms']:.1f} ms", "", ""),
         ("ingest: journal points folded / s", f"{listing['ingest_points_per_s']:,.0f}", "", "bulk Arrow insert"),
+        ("job overhead over bare papermill", f"{jobs['overhead_pct']:+.0f} %", "< 10 %",
+         f"trivial notebook: papermill {jobs['bare_s']:.2f} s, dlbench run --wait {jobs['ours_s']:.2f} s"),
+        ("notebooks at concurrency 2 vs sequential papermill", f"{jobs['speedup']:.2f}x", ">= 1.7x",
+         f"sequential {jobs['sequential_s']:.1f} s, dlbench batch {jobs['concurrent_s']:.1f} s"),
     ]
     table = Table(title=f"jupyter-dlbench foundation benchmarks (median of {rounds}, {os.cpu_count()} cores)")
     for col in ("scenario", "ours", "target", "notes"):
@@ -140,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     Console(width=160).print(table)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "foundation.json").write_text(json.dumps({"log": log, "list": listing, "quick": args.quick}, indent=2))
+    (out / "foundation.json").write_text(json.dumps({"log": log, "list": listing, "jobs": jobs, "quick": args.quick}, indent=2))
     return 0
 
 
