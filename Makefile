@@ -1,19 +1,44 @@
-# The README's two commands: `make lab` and `make test`. Everything installs into .venv.
+# The README's two commands: `make lab` and `make test`. Everything installs into .venv and
+# node_modules; nothing is needed beforehand but Python 3.11, Node 20, make and apt.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip
+QUIET_PIP := 2>&1 | grep -v "is ignored" || true
+JLPM := PATH="$(abspath $(BIN)):$$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/jlpm
+LABEXT_SRC := $(shell find labextension/src labextension/style -type f 2>/dev/null) package.json tsconfig.json
+LABEXT := jupyter_dlbench/_labextension/package.json
+LABEXT_SHARE := $(VENV)/share/jupyter/labextensions/jupyter-dlbench
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install lab test lint bench clean
+.PHONY: install lab test lint bench labextension clean
 
-$(STAMP): pyproject.toml
+$(BIN)/jlpm:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
-	$(BIN)/python -m pip install -q -e ".[torch,lab,test]" 2>&1 | grep -v "is ignored" || true
-	$(BIN)/python -c "import jupyter_dlbench, torch, papermill, duckdb" # fail here if the install did
+	$(PIP) install -q --upgrade pip $(QUIET_PIP)
+	$(PIP) install -q hatchling hatch-jupyter-builder editables "jupyterlab>=4.6.4,<5" $(QUIET_PIP)
+	test -x $(BIN)/jlpm
+
+node_modules/.yarn-state.yml: package.json yarn.lock .yarnrc.yml | $(BIN)/jlpm
+	$(JLPM) install
+	touch $@
+
+# the prebuilt extension, copied into the venv so a rebuild shows up without reinstalling
+$(LABEXT): node_modules/.yarn-state.yml $(LABEXT_SRC)
+	$(JLPM) build:prod
+	rm -rf $(LABEXT_SHARE) && mkdir -p $(dir $(LABEXT_SHARE))
+	cp -R jupyter_dlbench/_labextension $(LABEXT_SHARE) && cp install.json $(LABEXT_SHARE)/
+	touch $@
+
+labextension: $(LABEXT)
+
+$(STAMP): pyproject.toml $(LABEXT)
+	$(PIP) install -q --no-build-isolation -e ".[torch,lab,test]" $(QUIET_PIP)
+	$(BIN)/python -c "import jupyter_dlbench, jupyter_dlbench_server, torch, papermill, duckdb, ray"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(BIN)/jupyter labextension list 2>&1 | grep -q "jupyter-dlbench.*enabled"
 	touch $@
 
 install: $(STAMP)
@@ -32,4 +57,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick,)
 
 clean:
-	rm -rf $(VENV) node_modules lib jupyter_dlbench/_labextension
+	rm -rf $(VENV) node_modules lib tsconfig.tsbuildinfo jupyter_dlbench/_labextension

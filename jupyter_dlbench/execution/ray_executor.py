@@ -74,13 +74,16 @@ class RayJob:
     """One submitted task; ``wait`` returns its result dict, ``cancel`` stops it."""
 
     def __init__(self, address: str | None, num_gpus: float, num_cpus: float, retries: int) -> None:
+        target = address or os.environ.get("RAY_ADDRESS") or "auto"
+        if target.split(":")[0] in ("127.0.0.1", "localhost", "auto"):
+            # a loopback cluster: without this Ray swaps 127.0.0.1 for the machine's other
+            # address, which may be unreachable (MACHINE-NOTES §5); read at import, so set first
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         try:
             import ray
         except ImportError:
             raise RayUnavailable("the Ray executor needs Ray: pip install 'jupyter-dlbench[ray]'") from None
         self._ray = ray
-        target = address or os.environ.get("RAY_ADDRESS") or "auto"
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # stay on loopback locally
         _check_reachable(target)
         try:
             if not ray.is_initialized():

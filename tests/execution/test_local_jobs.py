@@ -254,3 +254,28 @@ def test_batch_runs_several_notebooks_as_jobs(workspace_dir: Path, make_notebook
     assert done.returncode == 0, done.stderr
     assert sorted(dlb.runs()["metrics.y"]) == [6.0, 6.0]
     assert sorted(dlb.runs()["name"]) == ["a", "b"]
+
+
+def test_resources_show_gpus_holders_and_queue(workspace_dir: Path, make_notebook, monkeypatch) -> None:
+    monkeypatch.setenv("DLBENCH_GPUS", "2")
+    nb = make_notebook("slow.ipynb", "x = 1", "import time\ntime.sleep(120)")
+    ws = Workspace.find()
+    store = JobStore(ws)
+    held = submit_notebook(ws, nb, {}, gpus=0.5).job_id
+    waiting = submit_notebook(ws, nb, {}, gpus=2).job_id
+    scheduler = LocalScheduler(ws, concurrency=2)
+    assert scheduler.acquire()
+    try:
+        scheduler.step()
+        done = dlbench("resources", "--json")
+        report = json.loads(done.stdout)
+        assert report["gpus"][0]["holders"] == [[held, 0.5]] and report["gpus"][0]["free"] == 0.5
+        assert report["gpus"][1]["free"] == 1.0
+        assert report["queued"] == [waiting], "a 2-GPU job waits while a GPU is partly held"
+        logs = dlbench("jobs", "logs", held)
+        assert logs.returncode == 0
+        for job in (held, waiting):
+            store.request_cancel(job)
+        scheduler.run_until_done([held, waiting])
+    finally:
+        scheduler.release()

@@ -65,8 +65,7 @@ NOTEBOOK = (
 
 @pytest.mark.slow
 def test_ray_places_whole_gpu_jobs_two_at_a_time_and_results_come_back(
-        ray_head: str, workspace_dir: Path, make_notebook, monkeypatch) -> None:
-    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        ray_head: str, workspace_dir: Path, make_notebook) -> None:
     nb = make_notebook("ray.ipynb", "i = 0\nhold = 3.0", NOTEBOOK)
     ws = Workspace.find()
     ids = [submit_notebook(ws, nb, {"i": i}, executor="ray", gpus=1, ray_address=ray_head).job_id
@@ -115,3 +114,33 @@ def test_ray_unreachable_fails_the_job_with_the_reason(workspace_dir: Path, make
     assert final[0].status == "failed"
     assert "cannot reach the Ray cluster" in final[0].error
     assert time.time() - t0 < 120
+
+
+KILL_MY_WORKER = (
+    "import os, signal\n"
+    "if not os.path.exists(marker):\n"
+    "    open(marker, 'w').write('killed once')\n"
+    "    os.kill(os.getppid(), signal.SIGKILL)  # the Ray worker that runs papermill\n"
+    "    import time; time.sleep(60)\n"
+    "print('survived')"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("retries", "status"), [(1, "finished"), (0, "failed")])
+def test_a_ray_worker_dying_mid_job_is_retried_or_reported(ray_head: str, workspace_dir: Path, make_notebook,
+                                                           tmp_path: Path, retries: int, status: str) -> None:
+    marker = tmp_path / f"marker-{retries}"
+    nb = make_notebook(f"kill{retries}.ipynb", f"marker = {str(marker)!r}", KILL_MY_WORKER)
+    ws = Workspace.find()
+    job = submit_notebook(ws, nb, {}, executor="ray", retries=retries, ray_address=ray_head).job_id
+    scheduler = LocalScheduler(ws)
+    assert scheduler.acquire()
+    try:
+        final = scheduler.run_until_done([job])
+    finally:
+        scheduler.release()
+    assert marker.exists(), "the worker was killed once"
+    assert final[0].status == status, final[0].error
+    if status == "failed":
+        assert "Ray worker" in final[0].error and "died" in final[0].error
