@@ -35,7 +35,8 @@ $(LABEXT): node_modules/.yarn-state.yml $(LABEXT_SRC)
 labextension: $(LABEXT)
 
 $(STAMP): pyproject.toml $(LABEXT)
-	$(PIP) install -q --no-build-isolation -e ".[torch,lab,test]" $(QUIET_PIP)
+	# the extension is built above; the build hook only checks that it is there
+	HATCH_JUPYTER_BUILDER_SKIP_NPM=1 $(PIP) install -q --no-build-isolation -e ".[torch,lab,test]" $(QUIET_PIP)
 	$(BIN)/python -c "import jupyter_dlbench, jupyter_dlbench_server, torch, papermill, duckdb, ray"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(BIN)/jupyter labextension list 2>&1 | grep -q "jupyter-dlbench.*enabled"
