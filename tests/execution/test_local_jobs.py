@@ -127,29 +127,36 @@ def test_whole_gpu_jobs_run_two_at_a_time_on_two_logical_gpus(workspace_dir: Pat
 
 
 @pytest.mark.slow
-def test_quarter_gpu_jobs_pack_four_per_gpu_all_eight_at_once(workspace_dir: Path, make_notebook,
-                                                         tmp_path: Path, monkeypatch) -> None:
+def test_quarter_gpu_jobs_pack_four_per_gpu_and_a_ninth_waits(workspace_dir: Path, make_notebook,
+                                                              tmp_path: Path, monkeypatch) -> None:
+    """Placement is judged from the scheduler's own record (when it started each job, on which
+    GPU), not from kernels racing each other: on two cores, eight kernels may take minutes to
+    come up, and that is no fault of the packing."""
     monkeypatch.setenv("DLBENCH_GPUS", "2")
-    barrier = tmp_path / "barrier"
-    barrier.mkdir()
-    nb = make_notebook("pack.ipynb", f"i = 0\nbarrier = {str(barrier)!r}",
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    nb = make_notebook("pack.ipynb", f"i = 0\nseen = {str(seen)!r}",
                        "import os, time\n"
-                       "open(os.path.join(barrier, str(i)), 'w').write(os.environ['CUDA_VISIBLE_DEVICES'])\n"
-                       "deadline = time.time() + 240\n"
-                       "while len(os.listdir(barrier)) < 8 and time.time() < deadline:\n"
-                       "    time.sleep(0.2)\n"
-                       "assert len(os.listdir(barrier)) == 8, 'not all eight ran at once'")
+                       "open(os.path.join(seen, str(i)), 'w').write(os.environ['CUDA_VISIBLE_DEVICES'])\n"
+                       "time.sleep(1)")
     ws = Workspace.find()
-    ids = [submit_notebook(ws, nb, {"i": i}, gpus=0.25).job_id for i in range(8)]
-    scheduler = LocalScheduler(ws, concurrency=8)
+    ids = [submit_notebook(ws, nb, {"i": i}, gpus=0.25).job_id for i in range(9)]
+    scheduler = LocalScheduler(ws, concurrency=9)
     assert scheduler.acquire()
     try:
         final = scheduler.run_until_done(ids)
     finally:
         scheduler.release()
-    assert [s.status for s in final] == ["finished"] * 8, [s.error for s in final]
-    devices = sorted(p.read_text() for p in barrier.iterdir())
-    assert devices == ["0"] * 4 + ["1"] * 4, "four quarter jobs per GPU, all eight at once"
+    assert [s.status for s in final] == ["finished"] * 9, [s.error for s in final]
+    by_start = sorted(final, key=lambda s: s.started_at)
+    first_end = min(s.ended_at for s in final)
+    packed, ninth = by_start[:8], by_start[8]
+    assert all(s.started_at < first_end for s in packed), "eight quarter jobs placed at once"
+    assert ninth.started_at >= first_end, "a ninth quarter job waits for a slot: no oversubscription"
+    assert sorted(s.gpu_ids[0] for s in packed) == ["0"] * 4 + ["1"] * 4, "four per GPU"
+    for s in final:
+        i = s.spec.params["i"]
+        assert (seen / str(i)).read_text() == ",".join(s.gpu_ids), "the kernel saw its GPU"
 
 
 def test_cancel_a_queued_and_a_running_job(workspace_dir: Path, make_notebook) -> None:
