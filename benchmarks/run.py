@@ -1,11 +1,14 @@
-"""`make bench`: the foundation's speed figures, printed as a table.
+"""`make bench`: our speed beside mlflow, wandb, aim, dvc and papermill, measured in one run.
 
-Scenarios (each median of rounds):
-  log      one run, N steps x 3 scalars, durable at finish(): scalar points per second of the
-           caller's time (target: >= 1,000,000 on the 2-core project machine).
-  list     "all runs with params and last metric values" over R runs x 10 params x 500 steps x
-           3 metrics (target: < 100 ms), and the same including the catalog open.
-Peers (mlflow, wandb, aim, dvc) are measured side by side by issue 8's suite.
+Every figure comes from a worker script (benchmarks/workers/) started as a fresh interpreter:
+ours in the project's venv, peers in benchmarks/.peers-venv (created here on first use, so the
+peers' dependencies never touch ours). Contenders of a scenario run in alternation, A B A B,
+for ``--rounds`` rounds, so load drift on the machine hits everyone alike; the table shows
+medians and the ratio peer / ours (above 1: we are faster by that factor).
+
+Output: a table on the terminal, benchmarks/results/latest.json, and BENCHMARKS.md (method,
+versions, machine). ``--quick`` (make bench QUICK=1) scales every size down to finish in a few
+minutes. Benchmarks measure; tests verify: nothing here asserts.
 """
 
 from __future__ import annotations
@@ -13,104 +16,214 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
-
-LOG_CODE = """
-import json, os, sys, time
-import jupyter_dlbench as dlb
-steps = int(sys.argv[1])
-run = dlb.init(project="bench")
-t0 = time.perf_counter()
-for step in range(steps):
-    run.log({"loss": 1.0 / (step + 1), "acc": step * 1e-6, "lr": 0.001}, step=step)
-run.finish()
-elapsed = time.perf_counter() - t0
-import resource
-print(json.dumps({"seconds": elapsed, "points": steps * 3,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
+ROOT = HERE.parent
+WORKERS = HERE / "workers"
+PEERS_VENV = HERE / ".peers-venv"
+PEER_PACKAGES = ["mlflow", "wandb", "aim", "dvc", "papermill", "ipykernel"]
+OURS = sys.executable
 
 
-def bench_log(steps: int, rounds: int) -> dict[str, float]:
-    results = []
-    for _ in range(rounds):
-        with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, "DLBENCH_HOME": str(Path(tmp) / ".dlbench"),
-                   "DLBENCH_CAPTURE_PACKAGES": "0"}
-            out = subprocess.run([sys.executable, "-c", textwrap.dedent(LOG_CODE), str(steps)],
-                                 capture_output=True, text=True, env=env, check=True).stdout
-            results.append(json.loads(out))
-    secs = statistics.median(r["seconds"] for r in results)
-    return {"points_per_s": steps * 3 / secs, "seconds": secs,
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in results)}
+def peers_python() -> str | None:
+    """The peers' interpreter, creating their venv on first use; None if it cannot be built."""
+    py = PEERS_VENV / "bin" / "python"
+    if not py.exists():
+        print(f"creating {PEERS_VENV} with {', '.join(PEER_PACKAGES)} (first run only) ...",
+              flush=True)
+        base = shutil.which("python3.11") or shutil.which("python3") or sys.executable
+        try:
+            subprocess.run([base, "-m", "venv", str(PEERS_VENV)], check=True)
+            subprocess.run([str(py), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
+        except subprocess.CalledProcessError as e:
+            print(f"peers unavailable ({e}); measuring ours only", file=sys.stderr)
+            shutil.rmtree(PEERS_VENV, ignore_errors=True)
+            return None
+    return str(py)
 
 
-def make_runs(home: Path, n_runs: int, steps: int) -> None:
-    """Write n_runs synthetic journals in the real format (faster than n_runs interpreters)."""
-    import numpy as np
-
-    from jupyter_dlbench.tracking.journal import JournalWriter, encode_event, encode_metrics
-
-    runs = home / "runs"
-    runs.mkdir(parents=True)
-    now = time.time()
-    keys = ["loss", "acc", "val_acc"]
-    idx = np.tile(np.arange(3, dtype=np.int32), steps)
-    step_arr = np.repeat(np.arange(steps, dtype=np.int64), 3)
-    ts = np.repeat(now + np.arange(steps, dtype=np.float64), 3)
-    for i in range(n_runs):
-        run_id = f"bench-{i:06d}"
-        d = runs / run_id
-        d.mkdir()
-        w = JournalWriter(d / "journal.dlj")
-        vals = np.random.default_rng(i).random(steps * 3)
-        w.append([
-            encode_event({"t": "start", "run_id": run_id, "project": f"p{i % 10}", "name": run_id,
-                          "ts": now, "hostname": "bench", "pid": 0}),
-            encode_event({"t": "params", "ts": now, "params": {
-                f"p{k}": [float(i * k) if k % 2 else f"v{i % 7}", "explicit"] for k in range(10)}}),
-            encode_metrics(keys, idx, step_arr, vals, ts),
-            encode_event({"t": "end", "status": "finished", "ts": now + steps}),
-        ])
-        w.close()
+def worker(python: str, script: str, *args: Any, cwd: Path, env: dict[str, str] | None = None,
+           timeout: float = 3600) -> dict[str, Any]:
+    """Run one worker in a fresh interpreter and return the JSON figures it printed."""
+    full_env = {**os.environ, "DLBENCH_CAPTURE_PACKAGES": "0", "PYTHONPATH": str(WORKERS),
+                **(env or {})}
+    full_env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run([python, str(WORKERS / script), *map(str, args)], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{script} {args} failed ({done.returncode}): {done.stderr[-1500:]}")
+    return json.loads(lines[-1])
 
 
-def bench_list(n_runs: int, steps: int, rounds: int) -> dict[str, float]:
-    from jupyter_dlbench.store import Workspace
-    from jupyter_dlbench.tracking import query
-    from jupyter_dlbench.tracking.ingest import ingest
+@dataclass
+class Contender:
+    label: str
+    run: Callable[[Path], dict[str, Any]]  # one measurement, in a fresh temp dir
+    results: list[dict[str, Any]] = field(default_factory=list)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / ".dlbench"
-        make_runs(home, n_runs, steps)
-        ws = Workspace.find_at(home)
+    def median(self, key: str) -> float:
+        return statistics.median(r[key] for r in self.results)
+
+
+def alternate(contenders: list[Contender], rounds: int) -> None:
+    for i in range(rounds):
+        for c in contenders:
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    c.results.append(c.run(Path(tmp)))
+                except Exception as e:  # a peer that breaks is reported, not fatal
+                    print(f"  {c.label} round {i + 1}: {e}", file=sys.stderr)
+        print(f"  round {i + 1}/{rounds} done", flush=True)
+
+
+@dataclass
+class Row:
+    scenario: str
+    ours: str
+    peer: str = ""
+    peer_value: str = ""
+    ratio: float | None = None  # peer / ours in time (or ours / peer in throughput): >1 = we win
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+
+ROWS: list[Row] = []
+RAW: dict[str, Any] = {}
+
+
+def _ms(s: float) -> str:
+    return f"{s * 1e3:,.1f} ms" if s < 10 else f"{s:,.1f} s"
+
+
+# -- scenario 1: logging -------------------------------------------------------------------
+
+def scenario_logging(peers: str | None, quick: bool, rounds: int) -> None:
+    steps = 20_000 if quick else 100_000
+    slow_steps = 500 if quick else 2_000  # mlflow per-step is ~300 points/s: rate from fewer
+    print(f"logging: {steps:,} steps x 3 scalars", flush=True)
+    cs = [Contender("ours", lambda d: worker(OURS, "log_ours.py", steps, cwd=d,
+                                             env={"DLBENCH_HOME": str(d / ".dlbench")}))]
+    if peers:
+        cs += [
+            Contender("mlflow log_batch (sqlite)",
+                      lambda d: worker(peers, "log_mlflow.py", steps, "batch", "sqlite", cwd=d)),
+            Contender("mlflow log_batch (file store)",
+                      lambda d: worker(peers, "log_mlflow.py", steps, "batch", "file", cwd=d,
+                                       env={"MLFLOW_ALLOW_FILE_STORE": "true"})),
+            Contender("mlflow log_metric (sqlite)",
+                      lambda d: worker(peers, "log_mlflow.py", slow_steps, "step", "sqlite", cwd=d)),
+            Contender("wandb offline log", lambda d: worker(peers, "log_wandb.py", steps, cwd=d)),
+            Contender("aim track", lambda d: worker(peers, "log_aim.py", steps, cwd=d)),
+        ]
+    alternate(cs, rounds)
+    RAW["logging"] = {c.label: c.results for c in cs}
+    ours = cs[0]
+    if not ours.results:
+        return
+    rate = statistics.median(r["points"] / r["seconds"] for r in ours.results)
+    best_peer = 0.0
+    for c in cs[1:]:
+        if c.results:
+            best_peer = max(best_peer, statistics.median(r["points"] / r["seconds"] for r in c.results))
+    ROWS.append(Row("log: scalar points/s of caller time", f"{rate:,.0f}/s", "", "", None,
+                    ">= 1,000,000/s", rate >= 1_000_000,
+                    f"{steps:,} steps x 3, durable at finish(); peak RSS {ours.median('peak_rss_mb'):.0f} MB"))
+    for c in cs[1:]:
+        if not c.results:
+            ROWS.append(Row("", "", c.label, "failed", None))
+            continue
+        prate = statistics.median(r["points"] / r["seconds"] for r in c.results)
+        ROWS.append(Row("", "", c.label, f"{prate:,.0f}/s", rate / prate,
+                        ">= 10x the fastest peer" if prate == best_peer else "",
+                        rate >= 10 * prate if prate == best_peer else None,
+                        f"peak RSS {c.median('peak_rss_mb'):.0f} MB"))
+
+
+# -- scenario 2: overhead on training ------------------------------------------------------
+
+def scenario_training(quick: bool, rounds: int) -> None:
+    epochs = 20 if quick else 100
+    print(f"training overhead: digits MLP, {epochs} epochs, one log per batch", flush=True)
+    cs = [Contender(mode, lambda d, m=mode: worker(OURS, "train_overhead.py", m, epochs, cwd=d,
+                                                    env={"DLBENCH_HOME": str(d / ".dlbench")}))
+          for mode in ("off", "on")]
+    alternate(cs, max(rounds, 5))
+    RAW["training"] = {c.label: c.results for c in cs}
+    off, on = cs[0].median("seconds"), cs[1].median("seconds")
+    pct = 100 * (on - off) / off
+    ROWS.append(Row("train digits MLP, log every batch: slowdown", f"{pct:+.1f} %", "untracked",
+                    _ms(off), None, "< 2 %", pct < 2,
+                    f"{cs[1].results[0]['steps']:,} batches; tracked {_ms(on)} incl. finish()"))
+
+
+# -- scenario 3: listing and comparing -----------------------------------------------------
+
+def scenario_listing(peers: str | None, quick: bool, rounds: int, work: Path) -> None:
+    n, steps = (1_000, 500) if quick else (10_000, 500)
+    print(f"listing: {n:,} runs x 10 params x {steps} steps x 3 metrics (setup, not timed)", flush=True)
+    ours_home = work / "ours" / ".dlbench"
+    ours_home.parent.mkdir(parents=True)
+    t0 = time.perf_counter()
+    worker(OURS, "list_ours.py", "setup", ours_home, n, steps, cwd=work)
+    print(f"  ours set up in {time.perf_counter() - t0:.0f} s", flush=True)
+    cs = [Contender("ours", lambda d: worker(OURS, "list_ours.py", "query", ours_home, n, steps, cwd=d))]
+    if peers:
+        mdir = work / "mlflow"
+        mdir.mkdir()
         t0 = time.perf_counter()
-        with ws.catalog.session(write=True) as s:
-            ingest(ws, s)
-        ingest_s = time.perf_counter() - t0
-        query_times, total_times = [], []
-        for _ in range(rounds):
-            t0 = time.perf_counter()
-            with query.catalog(ws) as s:
-                t1 = time.perf_counter()
-                frame = query.runs_frame(s)
-                t2 = time.perf_counter()
-            t3 = time.perf_counter()
-            query_times.append(t2 - t1)
-            total_times.append(t3 - t0)
-            assert len(frame) == n_runs
-        return {"query_ms": statistics.median(query_times) * 1e3,
-                "with_open_ms": statistics.median(total_times) * 1e3,
-                "ingest_points_per_s": n_runs * steps * 3 / ingest_s}
+        worker(peers, "list_mlflow.py", "setup", mdir, n, steps, cwd=mdir)
+        print(f"  mlflow set up in {time.perf_counter() - t0:.0f} s", flush=True)
+        cs.append(Contender("mlflow (sqlite)",
+                            lambda d: worker(peers, "list_mlflow.py", "query", mdir, n, steps, cwd=mdir)))
+    alternate(cs, rounds)
+    RAW["listing"] = {c.label: c.results for c in cs}
+    ours = cs[0]
+    peer = cs[1] if len(cs) > 1 and cs[1].results else None
+    for key, label, target, bound in (
+            ("list_s", f"list {n:,} runs + params + last metrics (warm)", "< 100 ms; >= 20x mlflow", 0.1),
+            ("list_cold_s", "  ... in a fresh process (CLI)", "", None),
+            ("history20_s", "full history of one metric, 20 runs", "", None),
+            ("curves100_s", "downsampled history (2,000 pts), 100 runs", "", None)):
+        o = ours.median(key)
+        ratio = peer.median(key) / o if peer else None
+        met = None
+        if bound is not None:
+            met = o < bound and (ratio is None or ratio >= 20)
+        ROWS.append(Row(label, _ms(o), "mlflow search_runs / get_metric_history" if peer else "",
+                        _ms(peer.median(key)) if peer else "", ratio, target, met,
+                        "mlflow has no downsampling: full histories" if key == "curves100_s" else ""))
+    RAW["listing_home"] = str(ours_home)
 
+
+# -- scenario 6: the server ----------------------------------------------------------------
+
+def scenario_server(quick: bool, work: Path) -> None:
+    n = 1_000 if quick else 10_000
+    requests = 50 if quick else 200
+    home = work / "ours" / ".dlbench"
+    print(f"server: GET /dlbench/api/runs at {n:,} runs, {requests} requests", flush=True)
+    r = worker(OURS, "server_list.py", home, n, requests, cwd=work)
+    RAW["server"] = r
+    ROWS.append(Row(f"REST runs list (page of 200 of {n:,}) p50", _ms(r["page_p50_s"]), "", "", None,
+                    "< 50 ms", r["page_p50_s"] < 0.05, f"p95 {_ms(r['page_p95_s'])}"))
+    ROWS.append(Row("  ... sorted by a metric, p50", _ms(r["sorted_p50_s"]), "", "", None, "", None,
+                    f"p95 {_ms(r['sorted_p95_s'])}"))
+
+
+# -- scenario 5: notebook execution --------------------------------------------------------
 
 def _trivial_notebook(path: Path) -> Path:
     import nbformat
@@ -124,13 +237,16 @@ def _trivial_notebook(path: Path) -> Path:
     return path
 
 
-def bench_jobs(rounds: int, batch: int) -> dict[str, float]:
-    """A job's overhead over bare `papermill` (both as processes), and 8 jobs at concurrency 2
-    against 8 sequential papermill runs."""
-    bin_dir = Path(sys.executable).parent
-    with tempfile.TemporaryDirectory() as tmp:
-        nb = _trivial_notebook(Path(tmp) / "trivial.ipynb")
-        env = {**os.environ, "DLBENCH_HOME": str(Path(tmp) / ".dlbench"), "DLBENCH_CONCURRENCY": "2",
+def scenario_jobs(quick: bool, rounds: int) -> None:
+    """A job's overhead over bare `papermill` as a process, on a trivial notebook and on the
+    digits example; N notebooks at concurrency 2 against N sequential papermill runs."""
+    batch = 4 if quick else 8
+    bin_dir = Path(OURS).parent
+    example = ROOT / "examples" / "train_digits.ipynb"
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        nb = _trivial_notebook(tmp / "trivial.ipynb")
+        env = {**os.environ, "DLBENCH_HOME": str(tmp / ".dlbench"), "DLBENCH_CONCURRENCY": "2",
                "DLBENCH_CAPTURE_PACKAGES": "0"}
 
         def timed(cmd: list[str]) -> float:
@@ -138,54 +254,134 @@ def bench_jobs(rounds: int, batch: int) -> dict[str, float]:
             subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=tmp)
             return time.perf_counter() - t0
 
-        bare, ours = [], []
-        for _ in range(rounds):  # alternate A B A B so drift hits both
-            bare.append(timed([str(bin_dir / "papermill"), str(nb), str(Path(tmp) / "o.ipynb"), "-p", "x", "2",
-                               "-k", "python3"]))
-            ours.append(timed([str(bin_dir / "dlbench"), "run", str(nb), "-p", "x", "2", "--wait"]))
+        figures: dict[str, Any] = {}
+        for label, path, params in (("trivial", nb, ["-p", "x", "2"]),
+                                    ("example", example, ["-p", "epochs", "3"])):
+            print(f"jobs: overhead over bare papermill ({label} notebook)", flush=True)
+            bare, ours = [], []
+            for _ in range(rounds):
+                bare.append(timed([str(bin_dir / "papermill"), str(path), str(tmp / "o.ipynb"),
+                                   *params, "-k", "python3"]))
+                ours.append(timed([str(bin_dir / "dlbench"), "run", str(path), *params, "--wait"]))
+            b, o = statistics.median(bare), statistics.median(ours)
+            figures[label] = {"bare_s": b, "ours_s": o}
+            ROWS.append(Row(f"job overhead over bare papermill ({label} notebook)",
+                            f"{100 * (o - b) / b:+.0f} %", "papermill", _ms(b), None,
+                            "< 10 %" if label == "example" else "", (o - b) / b < 0.10 if label == "example" else None,
+                            f"dlbench run --wait {_ms(o)}"))
+        print(f"jobs: {batch} notebooks, concurrency 2 vs sequential", flush=True)
         seq = timed(["bash", "-c", " && ".join(
-            f"{bin_dir / 'papermill'} {nb} {Path(tmp) / f's{i}.ipynb'} -p x {i} -k python3 >/dev/null 2>&1"
+            f"{bin_dir / 'papermill'} {nb} {tmp / f's{i}.ipynb'} -p x {i} -k python3 >/dev/null 2>&1"
             for i in range(batch))])
         par = timed([str(bin_dir / "dlbench"), "batch", *[str(nb)] * batch, "--wait"])
-    b, o = statistics.median(bare), statistics.median(ours)
-    return {"bare_s": b, "ours_s": o, "overhead_pct": 100 * (o - b) / b,
-            "sequential_s": seq, "concurrent_s": par, "speedup": seq / par}
+        figures["batch"] = {"sequential_s": seq, "concurrent_s": par}
+        ROWS.append(Row(f"{batch} notebooks at concurrency 2: speedup", f"{seq / par:.2f}x",
+                        "sequential papermill", _ms(seq), None, ">= 1.7x", seq / par >= 1.7,
+                        f"dlbench batch {_ms(par)}"))
+    RAW["jobs"] = figures
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="scaled-down sizes (under a minute)")
-    args = parser.parse_args(argv)
-    steps = 20_000 if args.quick else 100_000
-    n_runs = 1_000 if args.quick else 10_000
-    rounds = 3
+# -- report --------------------------------------------------------------------------------
+
+def versions(peers: str | None) -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for pkg in ("jupyter-dlbench", "duckdb", "pyarrow", "papermill", "torch"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    if peers:
+        code = ("import json; from importlib import metadata as m; print(json.dumps({p: m.version(p) "
+                f"for p in {PEER_PACKAGES[:-1]!r}}}))")
+        done = subprocess.run([peers, "-c", code], capture_output=True, text=True)
+        if done.returncode == 0:
+            out.update({f"peer {k}": v for k, v in json.loads(done.stdout).items()})
+    return out
+
+
+def machine() -> str:
+    import psutil
+
+    cpu = platform.processor() or platform.machine()
+    return f"{os.cpu_count()} cores ({cpu}), {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {platform.platform()}"
+
+
+def report(args: argparse.Namespace, peers: str | None, elapsed: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    log = bench_log(steps, rounds)
-    listing = bench_list(n_runs, 500, rounds)
-    jobs = bench_jobs(rounds, 4 if args.quick else 8)
-    rows = [
-        ("log: scalar points / s of caller time", f"{log['points_per_s']:,.0f}", ">= 1,000,000",
-         f"{steps:,} steps x 3, durable at finish(); peak RSS {log['peak_rss_mb']:.0f} MB"),
-        ("list runs + params + last metrics (query)", f"{listing['query_ms']:.1f} ms", "< 100 ms",
-         f"{n_runs:,} runs x 10 params x 500 steps x 3 metrics"),
-        ("  ... including catalog open + freshness check", f"{listing['with_open_ms']:.1f} ms", "", ""),
-        ("ingest: journal points folded / s", f"{listing['ingest_points_per_s']:,.0f}", "", "bulk Arrow insert"),
-        ("job overhead over bare papermill", f"{jobs['overhead_pct']:+.0f} %", "< 10 %",
-         f"trivial notebook: papermill {jobs['bare_s']:.2f} s, dlbench run --wait {jobs['ours_s']:.2f} s"),
-        ("notebooks at concurrency 2 vs sequential papermill", f"{jobs['speedup']:.2f}x", ">= 1.7x",
-         f"sequential {jobs['sequential_s']:.1f} s, dlbench batch {jobs['concurrent_s']:.1f} s"),
-    ]
-    table = Table(title=f"jupyter-dlbench foundation benchmarks (median of {rounds}, {os.cpu_count()} cores)")
-    for col in ("scenario", "ours", "target", "notes"):
+    table = Table(title=f"jupyter-dlbench benchmarks — median of {args.rounds} alternating rounds"
+                        f"{' (QUICK sizes)' if args.quick else ''}; ratio = peer / ours, >1 means we are faster")
+    for col in ("scenario", "ours", "peer", "peer median", "ratio", "target", "met", "notes"):
         table.add_column(col)
-    for r in rows:
-        table.add_row(*r)
-    Console(width=160).print(table)
+    for r in ROWS:
+        met = "" if r.met is None else ("yes" if r.met else "NO")
+        table.add_row(r.scenario, r.ours, r.peer, r.peer_value,
+                      "" if r.ratio is None else f"{r.ratio:,.1f}x", r.target, met, r.note)
+    Console(width=200).print(table)
+
+    vers = versions(peers)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "foundation.json").write_text(json.dumps({"log": log, "list": listing, "jobs": jobs, "quick": args.quick}, indent=2))
+    (out / "latest.json").write_text(json.dumps({
+        "quick": args.quick, "rounds": args.rounds, "machine": machine(), "versions": vers,
+        "elapsed_s": elapsed, "rows": [r.__dict__ for r in ROWS], "raw": RAW}, indent=2, default=str))
+    md = ["# Benchmarks", "",
+          f"Measured by `make bench{' QUICK=1' if args.quick else ''}` on {time.strftime('%Y-%m-%d')}, "
+          f"{machine()}; took {elapsed / 60:.1f} min.", "",
+          "Method: each figure is the median of alternating rounds (ours, peer, ours, peer …), each "
+          "contender in a fresh interpreter and a fresh temp folder; peers live in their own venv "
+          "(`benchmarks/.peers-venv`). Ratio = peer / ours in time (ours / peer in throughput): above "
+          "1 we are faster. Sources: `benchmarks/run.py`, `benchmarks/workers/`.", "",
+          "| scenario | ours | peer | peer median | ratio | target | met | notes |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in ROWS:
+        met = "" if r.met is None else ("yes" if r.met else "**no**")
+        ratio = "" if r.ratio is None else f"{r.ratio:,.1f}x"
+        md.append(f"| {r.scenario} | {r.ours} | {r.peer} | {r.peer_value} | {ratio} | {r.target} | {met} | {r.note} |")
+    md += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()), ""]
+    missed = [r for r in ROWS if r.met is False]
+    if missed:
+        md += ["Targets missed in this run: " + "; ".join(r.scenario.strip() or r.peer for r in missed), ""]
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(md))
+    print(f"wrote {out / 'latest.json'} and {ROOT / 'BENCHMARKS.md'}")
+
+
+SCENARIOS = ("logging", "training", "listing", "server", "jobs")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="scaled-down sizes (a few minutes)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per scenario (>= 3)")
+    parser.add_argument("--only", default=",".join(SCENARIOS),
+                        help=f"comma-separated subset of: {', '.join(SCENARIOS)}")
+    parser.add_argument("--no-peers", action="store_true", help="measure ours only")
+    args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(chosen) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    t0 = time.perf_counter()
+    peers = None if args.no_peers else peers_python()
+    with tempfile.TemporaryDirectory() as work_s:
+        work = Path(work_s)
+        if "logging" in chosen:
+            scenario_logging(peers, args.quick, args.rounds)
+        if "training" in chosen:
+            scenario_training(args.quick, args.rounds)
+        if "listing" in chosen or "server" in chosen:
+            scenario_listing(peers if "listing" in chosen else None, args.quick, args.rounds, work)
+        if "server" in chosen:
+            scenario_server(args.quick, work)
+        if "jobs" in chosen:
+            scenario_jobs(args.quick, args.rounds)
+    report(args, peers, time.perf_counter() - t0)
     return 0
 
 
