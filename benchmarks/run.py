@@ -208,6 +208,49 @@ def scenario_listing(peers: str | None, quick: bool, rounds: int, work: Path) ->
     RAW["listing_home"] = str(ours_home)
 
 
+# -- scenario 4: dataset versioning -------------------------------------------------------
+
+def scenario_data(peers: str | None, quick: bool, rounds: int) -> None:
+    layouts = ([("many", 2_000, 50_000), ("big", 1, 100 << 20)] if quick
+               else [("many", 20_000, 50_000), ("big", 1, 1 << 30)])
+    for layout, n, size in layouts:
+        what = f"{n:,} files x {size // 1000} KB" if layout == "many" else f"one {size >> 20:,} MB file"
+        print(f"data: {what}", flush=True)
+        cs = [Contender("ours", lambda d, a=(layout, n, size): worker(OURS, "data_versioning.py", "ours", *a, cwd=d)),
+              Contender("limit", lambda d, a=(layout, n, size): worker(OURS, "data_versioning.py", "limit", *a, cwd=d))]
+        if peers:
+            cs.append(Contender("dvc", lambda d, a=(layout, n, size): worker(peers, "data_versioning.py", "dvc", *a, cwd=d)))
+        alternate(cs, rounds)
+        RAW[f"data_{layout}"] = {c.label: c.results for c in cs}
+        ours, limit = cs[0], cs[1]
+        dvc = cs[2] if len(cs) > 2 and cs[2].results else None
+        if not ours.results:
+            ROWS.append(Row(f"data add ({what})", "failed"))
+            continue
+        add, cat = ours.median("add_s"), limit.median("cat_s")
+        ROWS.append(Row(f"data add ({what})", _ms(add), "dvc add" if dvc else "",
+                        _ms(dvc.median("add_s")) if dvc else "",
+                        dvc.median("add_s") / add if dvc else None,
+                        ">= 3x dvc; <= 1.5x reading the bytes",
+                        (dvc is None or dvc.median("add_s") >= 3 * add) and add <= 1.5 * cat,
+                        f"floor: cat {_ms(cat)}, BLAKE3 {_ms(limit.median('blake3_s'))} "
+                        f"({limit.results[0]['bytes'] / limit.median('blake3_s') / 2**20:,.0f} MB/s); "
+                        "times include each command's start-up"))
+        readd = ours.median("readd_s")
+        ROWS.append(Row("  ... re-add after 1% changed", _ms(readd), "dvc add" if dvc else "",
+                        _ms(dvc.median("readd_s")) if dvc else "",
+                        dvc.median("readd_s") / readd if dvc else None,
+                        "<= 10% of first add" if layout == "many" else "",
+                        readd <= 0.1 * add if layout == "many" else None,
+                        f"{100 * readd / add:.0f}% of the first add"))
+        co = ours.median("checkout_s")
+        ROWS.append(Row("  ... checkout v1 into an empty folder", _ms(co), "dvc checkout" if dvc else "",
+                        _ms(dvc.median("checkout_s")) if dvc else "",
+                        dvc.median("checkout_s") / co if dvc else None, ">= 3x dvc",
+                        dvc.median("checkout_s") >= 3 * co if dvc else None,
+                        "ours hard-links read-only files; dvc with its default cache.type"))
+
+
 # -- scenario 6: the server ----------------------------------------------------------------
 
 def scenario_server(quick: bool, work: Path) -> None:
@@ -349,7 +392,7 @@ def report(args: argparse.Namespace, peers: str | None, elapsed: float) -> None:
     print(f"wrote {out / 'latest.json'} and {ROOT / 'BENCHMARKS.md'}")
 
 
-SCENARIOS = ("logging", "training", "listing", "server", "jobs")
+SCENARIOS = ("logging", "training", "listing", "server", "data", "jobs")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -379,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
             scenario_listing(peers if "listing" in chosen else None, args.quick, args.rounds, work)
         if "server" in chosen:
             scenario_server(args.quick, work)
+        if "data" in chosen:
+            scenario_data(peers, args.quick, args.rounds)
         if "jobs" in chosen:
             scenario_jobs(args.quick, args.rounds)
     report(args, peers, time.perf_counter() - t0)
