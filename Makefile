@@ -8,12 +8,12 @@ STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip
 QUIET_PIP := 2>&1 | grep -v "is ignored" || true
 JLPM := PATH="$(abspath $(BIN)):$$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/jlpm
-LABEXT_SRC := $(shell find labextension/src labextension/style -type f 2>/dev/null) package.json tsconfig.json
+LABEXT_SRC := $(shell find labextension/src labextension/style labextension/schema -type f 2>/dev/null) package.json tsconfig.json
 LABEXT := jupyter_dlbench/_labextension/package.json
 LABEXT_SHARE := $(VENV)/share/jupyter/labextensions/jupyter-dlbench
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install lab test lint bench labextension clean
+.PHONY: install lab test lint bench labextension ui-test clean
 
 $(BIN)/jlpm:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,15 +47,34 @@ install: $(STAMP)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(JLPM) prettier:check
 
 test: install lint
 	$(BIN)/python -m pytest -q -ra --durations=15
+	$(MAKE) ui-test
+
+# --- UI tests: Galata (Playwright) driving Debian's Chromium, never Playwright's download ---
+CHROMIUM ?= /usr/bin/chromium
+UI_JLPM := PATH="$(abspath $(BIN)):$$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(abspath $(BIN))/jlpm
+UI_STAMP := ui-tests/node_modules/.yarn-state.yml
+
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+
+$(UI_STAMP): ui-tests/package.json ui-tests/yarn.lock | $(BIN)/jlpm
+	cd ui-tests && $(UI_JLPM) install
+	touch $@
+
+# the server (ui-tests/start_server.py) runs on a scratch copy of examples/ and workspace
+ui-test: install labextension $(UI_STAMP) | $(CHROMIUM)
+	cd ui-tests && CI=1 CHROMIUM_PATH=$(CHROMIUM) $(UI_JLPM) playwright test
 
 lab: install
-	DLBENCH_HOME=$(CURDIR)/examples/.dlbench $(BIN)/jupyter lab --notebook-dir=examples
+	DLBENCH_HOME=$(CURDIR)/examples/.dlbench $(BIN)/jupyter lab --notebook-dir=examples \
+		$(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: install
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick,)
 
 clean:
-	rm -rf $(VENV) node_modules lib tsconfig.tsbuildinfo jupyter_dlbench/_labextension
+	rm -rf $(VENV) node_modules lib tsconfig.tsbuildinfo jupyter_dlbench/_labextension ui-tests/node_modules

@@ -324,6 +324,52 @@ def scenario_jobs(quick: bool, rounds: int) -> None:
     RAW["jobs"] = figures
 
 
+def _busy_notebook(path: Path, seconds: float) -> Path:
+    """A trial that computes for ``seconds`` of CPU time on one core and logs an objective."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell(f"i = 0\nseconds = {seconds}")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import time\nimport jupyter_dlbench as dlb\nrun = dlb.init()\n"
+        "t0 = time.process_time()\nx = 0\n"
+        "while time.process_time() - t0 < seconds:\n    x += sum(range(1000))\n"
+        "run.log({'score': float(i)}, step=0)\nrun.finish()")]
+    nbformat.write(nb, path)
+    return path
+
+
+def scenario_sweep(quick: bool) -> None:
+    """A sweep's total against the ideal: sum of trial times / 2 + one kernel start."""
+    trials, seconds = (4, 2.0) if quick else (16, 5.0)
+    bin_dir = Path(OURS).parent
+    print(f"sweep: {trials} trials of ~{seconds:.0f} s CPU each, concurrency 2", flush=True)
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        nb = _busy_notebook(tmp / "busy.ipynb", seconds)
+        env = {**os.environ, "DLBENCH_HOME": str(tmp / ".dlbench"), "DLBENCH_CAPTURE_PACKAGES": "0"}
+        empty = _trivial_notebook(tmp / "empty.ipynb")
+        t0 = time.perf_counter()
+        subprocess.run([str(bin_dir / "papermill"), str(empty), str(tmp / "e.ipynb"), "-k", "python3"],
+                       check=True, capture_output=True, env=env, cwd=tmp)
+        kernel_start = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        subprocess.run([str(bin_dir / "dlbench"), "sweep", str(nb),
+                        "i=" + ",".join(str(i) for i in range(trials)), "--concurrency", "2",
+                        "--objective", "score:max"],
+                       check=True, capture_output=True, env=env, cwd=tmp)
+        total = time.perf_counter() - t0
+    ideal = trials * seconds / 2 + kernel_start
+    RAW["sweep"] = {"total_s": total, "ideal_s": ideal, "kernel_start_s": kernel_start}
+    ROWS.append(Row(f"sweep of {trials} trials (~{seconds:.0f} s each), concurrency 2",
+                    f"{total:,.1f} s", "ideal", f"{ideal:,.1f} s", None, "within 15% of ideal",
+                    total <= 1.15 * ideal,
+                    f"{100 * (total - ideal) / ideal:+.0f}% over ideal (sum/2 + one papermill start "
+                    f"{kernel_start:.1f} s)"))
+
+
 # -- report --------------------------------------------------------------------------------
 
 def versions(peers: str | None) -> dict[str, str]:
@@ -392,7 +438,7 @@ def report(args: argparse.Namespace, peers: str | None, elapsed: float) -> None:
     print(f"wrote {out / 'latest.json'} and {ROOT / 'BENCHMARKS.md'}")
 
 
-SCENARIOS = ("logging", "training", "listing", "server", "data", "jobs")
+SCENARIOS = ("logging", "training", "listing", "server", "data", "jobs", "sweep")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -426,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             scenario_data(peers, args.quick, args.rounds)
         if "jobs" in chosen:
             scenario_jobs(args.quick, args.rounds)
+        if "sweep" in chosen:
+            scenario_sweep(args.quick)
     report(args, peers, time.perf_counter() - t0)
     return 0
 

@@ -10,7 +10,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"init", "log", "log_artifact", "finish", "current_run", "runs", "run_info", "metrics", "sql"}
+_API = {"init", "log", "log_artifact", "finish", "current_run", "runs", "run_info", "metrics", "sql",
+        "dataset", "log_dataset", "compare", "report", "sweep", "label"}
 
 __all__ = sorted(_API | {"__version__", "DlbenchError"})
 
@@ -29,3 +30,16 @@ def __getattr__(name: str) -> Any:
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "_labextension", "dest": "jupyter-dlbench"}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_dlbench`` registers the ``%dlbench`` magic (IPython loads it lazily)."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)

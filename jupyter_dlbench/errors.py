@@ -100,3 +100,23 @@ class ObjectNotFound(NotFound):
 
 class ObjectCorrupt(DlbenchError):
     code = "object_corrupt"
+
+
+class DatasetNotFound(NotFound):
+    """An unknown dataset name or version (the message lists what exists)."""
+
+    code = "dataset_not_found"
+
+
+class DatasetConflict(DlbenchError):
+    """A dataset operation that would overwrite something (a non-empty checkout folder)."""
+
+    code = "dataset_conflict"
+    http_status = 409
+
+
+class StorageFull(WorkspaceError):
+    """The disk filled up while writing; nothing partial was made visible."""
+
+    code = "storage_full"
+    http_status = 507

@@ -14,6 +14,13 @@ import pytest
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 
+@pytest.fixture(autouse=True)
+def _no_auto_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finished runs spawn a report writer unless DLBENCH_AUTO_REPORT=0: off by default so the
+    hundreds of runs tests create start no extra processes (tests/report turns it back on)."""
+    monkeypatch.setenv("DLBENCH_AUTO_REPORT", "0")
+
+
 @pytest.fixture
 def workspace_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "ws" / ".dlbench"

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import DlbenchError
-from . import doctor, jobs, rerun, runs, sql
+from . import data, doctor, jobs, report, rerun, runs, sql, sweep
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.register(sub)
     jobs.register(sub)
     rerun.register(sub)
+    data.register(sub)
+    report.register(sub)
+    sweep.register(sub)
     return parser
 
 
@@ -35,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `dlbench runs ls | head`
         sys.stderr.close()
         return 0
+    except OSError as e:  # the system refused a path or a write: one line, never a traceback
+        where = f": {str(e.filename)[:200]}" if e.filename else ""
+        print(f"dlbench: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("dlbench: interrupted", file=sys.stderr)
         return 130

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .. import data
 from ..tracking import doctor
 from .output import print_json
 from .runs import workspace
@@ -22,14 +23,16 @@ def register(sub: Any) -> None:
 def cmd_doctor(args: argparse.Namespace) -> int:
     ws = workspace(args)
     if args.rebuild:
-        r = doctor.rebuild(ws)
+        restored: list[int] = []
+        r = doctor.rebuild(ws, also=lambda w, s: restored.append(data.versions.reindex(w, s)))
         if args.json:
             print_json({"runs": r.runs, "params": r.params, "metric_points": r.metric_points,
-                        "artifacts": r.artifacts, "previous": str(r.previous) if r.previous else None,
+                        "artifacts": r.artifacts, "dataset_versions": sum(restored), "previous": str(r.previous) if r.previous else None,
                         "problems": r.problems})
         else:
             print(f"rebuilt {ws.catalog.path}: {r.runs} runs, {r.params} params, "
-                  f"{r.metric_points} metric points, {r.artifacts} artifacts")
+                  f"{r.metric_points} metric points, {r.artifacts} artifacts, "
+                  f"{sum(restored)} dataset versions")
             if r.previous:
                 print(f"the previous catalog was kept as {r.previous}")
             for run_id, problem in r.problems.items():

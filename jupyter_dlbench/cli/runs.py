@@ -53,7 +53,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info)
         return 0
-    skip = {"params", "metrics", "artifacts", "environment", "hardware", "output_tail"}
+    skip = {"params", "metrics", "artifacts", "environment", "hardware", "output_tail", "inputs", "outputs"}
     print_table(["field", "value"], [[k, v] for k, v in info.items() if k not in skip],
                 title=f"run {info['run_id']}")
     if info["params"]:
@@ -65,6 +65,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     if info["artifacts"]:
         print_table(["artifact", "size", "object"],
                     [[a["path"], a["size"], a["oid"][:16]] for a in info["artifacts"]], title="artifacts")
+    lineage = [["input", d["ref"]] for d in info.get("inputs") or []] + \
+        [["output", d["ref"]] for d in info.get("outputs") or []]
+    if lineage:
+        print_table(["direction", "dataset version"], lineage, title="datasets")
     env = info.get("environment") or {}
     hw = info.get("hardware") or {}
     if env or hw:

@@ -9,8 +9,6 @@ which is how a dead job is told from a slow one.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 import secrets
@@ -21,11 +19,13 @@ from typing import Any
 
 from ..errors import InvalidInput, NotFound
 from ..store import Workspace
+from ..store.lock import held_by_someone
 from ..tracking.journal import JournalWriter, encode_event, read_journal
 
 QUEUED, STARTING, RUNNING = "queued", "starting", "running"
 FINISHED, FAILED, CANCELLED, LOST = "finished", "failed", "cancelled", "lost"
-TERMINAL = (FINISHED, FAILED, CANCELLED, LOST)
+PRUNED = "pruned"  # stopped early by a sweep's early-stopping rule: not a failure
+TERMINAL = (FINISHED, FAILED, CANCELLED, LOST, PRUNED)
 EXECUTORS = ("local", "ray")
 
 
@@ -71,6 +71,7 @@ class JobState:
     started_at: float | None = None
     ended_at: float | None = None
     events: int = 0
+    transfer: dict[str, Any] | None = None  # datasets fetched for a remote job
 
     @property
     def job_id(self) -> str:
@@ -162,27 +163,23 @@ class JobStore:
             raise InvalidInput(f"{ref!r} matches several jobs ({', '.join(sorted(matches)[:5])}); give more characters")
         raise JobNotFound(ref)
 
-    def request_cancel(self, job_id: str) -> None:
-        (self.dir(job_id) / "cancel").write_text(str(time.time()))
+    def request_cancel(self, job_id: str, reason: str = CANCELLED) -> None:
+        """Ask whoever runs the job to stop it; ``reason`` ``pruned`` ends it as pruned."""
+        (self.dir(job_id) / "cancel").write_text(reason)
 
     def cancel_requested(self, job_id: str) -> bool:
         return (self.dir(job_id) / "cancel").exists()
 
+    def cancel_reason(self, job_id: str) -> str | None:
+        try:
+            text = (self.dir(job_id) / "cancel").read_text().strip()
+        except FileNotFoundError:
+            return None
+        return PRUNED if text == PRUNED else CANCELLED
+
     def runner_alive(self, job_id: str) -> bool:
         """True while a runner holds the job's claim lock."""
-        try:
-            fd = os.open(self.dir(job_id) / "claim.lock", os.O_RDONLY)
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno in (errno.EAGAIN, errno.EACCES):
-                return True
-            raise
-        finally:
-            os.close(fd)
-        return False
+        return held_by_someone(self.dir(job_id) / "claim.lock")
 
 
 def fold(state: JobState, ev: dict[str, Any]) -> None:
@@ -209,6 +206,8 @@ def fold(state: JobState, ev: dict[str, Any]) -> None:
         state.run_id = ev.get("run_id", state.run_id)
         state.pid = ev.get("pid", state.pid)
         state.host = ev.get("host", state.host)
+    elif kind == "transfer":
+        state.transfer = {k: v for k, v in ev.items() if k not in ("t", "ts")}
     elif kind in TERMINAL:
         if state.status in TERMINAL and state.status != kind and kind == LOST:
             return  # a runner's own verdict beats a later "lost" guess

@@ -24,11 +24,14 @@ class RayUnavailable(DlbenchError):
 
 
 def _execute_remote(nb_bytes: bytes, params: dict[str, Any], kernel_name: str, run_id: str,
-                    journal_head: bytes, env: dict[str, str], timeout_s: float | None) -> dict[str, Any]:
+                    journal_head: bytes, env: dict[str, str], timeout_s: float | None,
+                    objects_actor: Any = None) -> dict[str, Any]:
     """Runs on a Ray worker. Returns everything the workspace needs back."""
     import tempfile
 
     import papermill
+
+    from .remote_data import ObjectProxy
 
     with tempfile.TemporaryDirectory(prefix="dlbench-ray-") as tmp:
         root = Path(tmp) / ".dlbench"
@@ -42,6 +45,10 @@ def _execute_remote(nb_bytes: bytes, params: dict[str, Any], kernel_name: str, r
         os.environ.update(env)
         os.environ.update({"DLBENCH_HOME": str(root), "DLBENCH_RUN_ID": run_id,
                            "DLBENCH_INPUT_NOTEBOOK": str(nb_path)})
+        # the kernel reaches the workspace's datasets through this process (Ray-connected)
+        proxy = ObjectProxy(objects_actor, Path(tmp)) if objects_actor is not None else None
+        if proxy is not None:
+            os.environ.update(proxy.env())
         error: dict[str, Any] | None = None
         try:
             papermill.execute_notebook(str(nb_path), str(out_path), parameters=params,
@@ -52,6 +59,9 @@ def _execute_remote(nb_bytes: bytes, params: dict[str, Any], kernel_name: str, r
             error = {"type": type(e).__name__, "ename": getattr(e, "ename", None),
                      "evalue": getattr(e, "evalue", None), "cell_index": getattr(e, "cell_index", None),
                      "text": str(e)[:2000]}
+        finally:
+            if proxy is not None:
+                proxy.close()
         objects = {}
         for fan in (root / "objects").iterdir():
             if fan.is_dir():
@@ -67,6 +77,7 @@ def _execute_remote(nb_bytes: bytes, params: dict[str, Any], kernel_name: str, r
             "host": socket.gethostname(),
             "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "transfer": proxy.stats if proxy is not None else None,
         }
 
 
@@ -94,6 +105,14 @@ class RayJob:
         self._remote = ray.remote(_execute_remote).options(
             num_gpus=num_gpus, num_cpus=num_cpus, max_retries=retries, retry_exceptions=False)
         self._ref: Any = None
+        self._objects: Any = None
+
+    def start_object_service(self, ws: Any, job_id: str) -> Any:
+        """The actor serving the workspace's datasets to this job (on this node)."""
+        from .remote_data import start_actor
+
+        self._objects, _ = start_actor(ws, job_id)
+        return self._objects
 
     def submit(self, *args: Any) -> None:
         self._ref = self._remote.remote(*args)
@@ -114,6 +133,8 @@ class RayJob:
 
     def close(self) -> None:
         try:
+            if self._objects is not None:
+                self._ray.kill(self._objects)
             self._ray.shutdown()
         except Exception:  # noqa: BLE001
             pass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import logging
 import os
 import signal
 import socket
@@ -24,7 +25,7 @@ from ..errors import DlbenchError
 from ..store import Workspace
 from ..tracking.journal import JournalWriter
 from ..tracking.run import Run
-from .jobs import CANCELLED, FAILED, FINISHED, RUNNING, JobSpec, JobStore
+from .jobs import CANCELLED, FAILED, FINISHED, PRUNED, RUNNING, JobSpec, JobStore
 
 
 def header_cell(run_id: str, spec: JobSpec, attempt: int) -> Any:
@@ -94,9 +95,10 @@ class _CancelWatcher(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(0.3):
-            if self.store.cancel_requested(self.job_id):
+            # kill again on every tick: a cancel that comes while papermill is still starting
+            # the kernel would otherwise miss the kernel that starts after the first kill
+            if self.cancelled.is_set() or self.store.cancel_requested(self.job_id):
                 self.cancel()
-                return
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -154,8 +156,9 @@ def _execute_on_ray(ws: Workspace, spec: JobSpec, run: Run, input_nb: Path, outp
     except RayUnavailable as e:
         return FAILED, e.message, None
     try:
+        objects_actor = job.start_object_service(ws, spec.job_id)
         job.submit(input_nb.read_bytes(), spec.params, spec.kernel_name, run.id, journal_head,
-                   kernel_env, spec.timeout_s)
+                   kernel_env, spec.timeout_s, objects_actor)
         result = job.wait(0.5, watcher.cancelled.is_set)
     finally:
         job.close()
@@ -173,7 +176,10 @@ def _execute_on_ray(ws: Workspace, spec: JobSpec, run: Run, input_nb: Path, outp
     placement = {"t": "placement", "host": result.get("host"), "gpu_ids": result.get("gpu_ids"),
                  "cuda_visible_devices": result.get("cuda_visible_devices")}
     store.append(spec.job_id, dict(placement))
-    run._events.append({**placement, "ts": time.time()})
+    run.record_event("placement", **{k: v for k, v in placement.items() if k != "t"})
+    if result.get("transfer"):
+        # what crossed the network for datasets: a second job on the same node fetches nothing
+        store.append(spec.job_id, {"t": "transfer", **result["transfer"]})
     if result.get("error"):
         err = _RemoteError(result["error"])
         if err.kind.startswith(("WorkerCrashed", "NodeDied")) or "Ray worker" in str(err):
@@ -199,6 +205,8 @@ def run_job(ws: Workspace, job_id: str) -> int:
     env = {"DLBENCH_JOB_ID": job_id, "DLBENCH_EXECUTOR": spec.executor,
            "DLBENCH_QUEUED_AT": str(state.queued_at or spec.submitted_at),
            "DLBENCH_HOME": str(ws.root), "DLBENCH_SNAPSHOT_OID": spec.snapshot_oid}
+    if spec.project:  # the job named its project: a dlb.init(project=...) in the notebook yields
+        env["DLBENCH_JOB_PROJECT"] = spec.project
     os.environ.update(env)
     run = Run.start(project=spec.project, name=spec.name or Path(spec.notebook).stem,
                     params=spec.params, workspace=ws, code=(spec.notebook, "notebook"),
@@ -225,12 +233,14 @@ def run_job(ws: Workspace, job_id: str) -> int:
     else:
         status, error, cell = _execute_here(spec, input_nb, output_nb, job_dir, watcher)
     watcher.done.set()
+    if status == CANCELLED and store.cancel_reason(job_id) == PRUNED:
+        status, error = PRUNED, "stopped early by the sweep's early-stopping rule"
     if error:
         print(f"dlbench: job {job_id} {status}: {error}", file=sys.stderr, flush=True)
-    run_status = {FINISHED: "finished", CANCELLED: "cancelled"}.get(status, "failed")
+    run_status = {FINISHED: "finished", CANCELLED: "cancelled", PRUNED: "pruned"}.get(status, "failed")
     if error and "kernel died" in error:
         run_status = "crashed"
-    if error:
+    if error and status != PRUNED:
         run.mark_failed(error)  # the end record's status (crashed, cancelled) still wins
     if output_nb.exists():
         run.log_artifact(output_nb, "output.ipynb")
@@ -250,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("job_id")
     parser.add_argument("--workspace", required=True)
     args = parser.parse_args(argv)
+    # papermill's log_output=True hands cell output to its logger; send it to stdout, which
+    # is the job's log (`dlbench jobs logs`, GET /dlbench/api/jobs/{id}/logs)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.getLogger("papermill").addHandler(handler)
+    logging.getLogger("papermill").setLevel(logging.INFO)
     try:
         return run_job(Workspace.find_at(args.workspace), args.job_id)
     except DlbenchError as e:

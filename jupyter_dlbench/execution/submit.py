@@ -37,11 +37,17 @@ def submit_notebook(
     The notebook is snapshotted now: later edits to the file do not change what the job runs,
     and a rerun uses the same snapshot.
     """
+    if "\x00" in str(notebook):
+        raise InvalidInput("the notebook path contains a NUL byte")
     path = Path(notebook).expanduser().absolute()
     if executor not in EXECUTORS:
         raise InvalidInput(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     if snapshot_oid is None:
-        if not path.is_file():
+        try:
+            exists = path.is_file()
+        except OSError as e:  # a name too long for the file system
+            raise InvalidInput(f"notebook {str(notebook)[:200]!r} cannot be used: {e.strerror}") from None
+        if not exists:
             raise InvalidInput(f"notebook {str(notebook)!r} does not exist")
         declared = read_parameters(path)
     else:

@@ -20,6 +20,7 @@ from ..errors import (
     CatalogCorrupt,
     QueryError,
     ReadOnlyQuery,
+    StorageFull,
     WorkspaceNotWritable,
     WorkspaceTooNew,
 )
@@ -27,6 +28,17 @@ from .lock import file_lock
 from .migrations import LATEST_VERSION, MIGRATIONS, migration_sql
 
 _CORRUPT_HINT = "run `dlbench doctor --rebuild` to rebuild it from the run journals"
+_DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded")
+
+
+def _storage_full(e: BaseException, path: Path) -> StorageFull | None:
+    """DuckDB reports ENOSPC only as text; name it so nobody is sent to rebuild a sound catalog."""
+    if not any(t in str(e) for t in _DISK_FULL_TEXT):
+        return None
+    return StorageFull(
+        f"no space left on the disk holding the catalog {path}; the last change was not saved "
+        "and the catalog keeps its previous state — free some space and retry"
+    )
 
 
 class CatalogSession:
@@ -82,6 +94,12 @@ class CatalogSession:
 
     def user_query(self, sql: str):  # type: ignore[no-untyped-def]
         """Run one user-written read-only SELECT and return a pandas DataFrame."""
+        if not isinstance(sql, str):
+            raise QueryError(f"the SQL must be a string, got {type(sql).__name__}")
+        try:
+            sql.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: DuckDB's binding cannot even take it
+            raise QueryError("the SQL is not valid Unicode (it holds a lone surrogate)") from None
         try:
             statements = duckdb.extract_statements(sql)
         except duckdb.Error as e:
@@ -136,6 +154,17 @@ class Catalog:
                 yield CatalogSession(con, writable)
                 if writable:
                     con.execute("CHECKPOINT")
+            except duckdb.Error as e:
+                full = _storage_full(e, self.path)
+                if full is not None:
+                    raise full from None
+                if isinstance(e, (duckdb.IOException, duckdb.SerializationException)) and (
+                        str(self.path) in str(e) or "orrupt" in str(e)):
+                    # the file opened but its blocks do not read back (truncated, overwritten)
+                    raise CatalogCorrupt(
+                        f"the catalog {self.path} is damaged ({_first_line(e)}); {_CORRUPT_HINT}"
+                    ) from None
+                raise
             finally:
                 con.close()
 
@@ -144,6 +173,9 @@ class Catalog:
             return duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as e:
             text = str(e)
+            full = _storage_full(e, self.path)
+            if full is not None:
+                raise full from None
             if "Permission denied" in text or "Read-only file system" in text:
                 raise WorkspaceNotWritable(f"cannot open the catalog {self.path}: {_first_line(e)}") from None
             raise CatalogCorrupt(

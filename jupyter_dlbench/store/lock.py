@@ -65,3 +65,25 @@ def file_lock(path: Path, exclusive: bool, timeout: float) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def held_by_someone(path: Path) -> bool:
+    """True while some process holds an ``flock`` on ``path`` (False when it does not exist).
+
+    Liveness locks (a run's ``alive.lock``, a job's ``claim.lock``, a sweep's ``driver.lock``)
+    are held for a process's whole life and released by the kernel when it dies, even by
+    SIGKILL, so probing them tells "running" from "gone" without heartbeats or pid reuse races.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.EACCES):
+            return True
+        raise
+    finally:
+        os.close(fd)
+    return False

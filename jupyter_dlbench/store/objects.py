@@ -6,6 +6,7 @@ reader never sees a partial object and a crash leaves at most a stray temporary 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -16,10 +17,19 @@ from typing import BinaryIO
 
 import blake3
 
-from ..errors import InvalidInput, ObjectCorrupt, ObjectNotFound, WorkspaceNotWritable
+from ..errors import InvalidInput, ObjectCorrupt, ObjectNotFound, StorageFull, WorkspaceNotWritable
 
 CHUNK = 1 << 20
 OID_LENGTH = 64
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def storage_full(e: OSError, where: Path, doing: str) -> StorageFull:
+    """The error a user sees when the disk (or their quota) runs out under ``where``."""
+    return StorageFull(
+        f"no space left on the disk holding {where} while {doing} ({e.strerror}); nothing "
+        "partial was kept — free some space and retry"
+    )
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,11 @@ class ObjectStore:
                 os.fsync(fout.fileno())
             oid = hasher.hexdigest()
             self._publish(tmp[1], oid)
+        except OSError as e:
+            Path(tmp[1]).unlink(missing_ok=True)
+            if e.errno in DISK_FULL:
+                raise storage_full(e, self.root, f"storing {str(src)!r}") from None
+            raise
         except BaseException:
             Path(tmp[1]).unlink(missing_ok=True)
             raise
@@ -125,6 +140,10 @@ class ObjectStore:
             return tempfile.mkstemp(prefix=".tmp-", dir=self.root)
         except PermissionError as e:
             raise WorkspaceNotWritable(f"cannot write objects into {self.root}: {e.strerror}") from None
+        except OSError as e:
+            if e.errno in DISK_FULL:
+                raise storage_full(e, self.root, "creating an object") from None
+            raise
 
     def _write(self, oid: str, writer) -> None:  # type: ignore[no-untyped-def]
         fd, name = self._tempfile()
@@ -134,6 +153,11 @@ class ObjectStore:
                 f.flush()
                 os.fsync(f.fileno())
             self._publish(name, oid)
+        except OSError as e:
+            Path(name).unlink(missing_ok=True)
+            if e.errno in DISK_FULL:
+                raise storage_full(e, self.root, f"storing object {oid[:12]}…") from None
+            raise
         except BaseException:
             Path(name).unlink(missing_ok=True)
             raise

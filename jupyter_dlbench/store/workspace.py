@@ -11,6 +11,21 @@ from .index import Catalog
 from .objects import ObjectStore
 
 
+def _root_path(path: str | os.PathLike[str], source: str) -> Path:
+    """An absolute workspace path, or a clear error for one no file system can hold."""
+    text = os.fspath(path)
+    if "\x00" in str(text):
+        raise WorkspaceError(f"the workspace path given by {source} contains a NUL byte")
+    root = Path(text).expanduser().absolute()
+    try:
+        root.exists()
+    except OSError as e:  # ENAMETOOLONG and friends: say which path, not a traceback
+        raise WorkspaceError(
+            f"the workspace path given by {source} cannot be used ({e.strerror}): {str(root)[:200]}"
+        ) from None
+    return root
+
+
 class Workspace:
     """The ``.dlbench/`` folder: catalog, objects and run folders side by side."""
 
@@ -30,7 +45,7 @@ class Workspace:
         """``DLBENCH_HOME`` if set, else the nearest ``.dlbench`` above ``start``, else a new one."""
         home = os.environ.get(settings.HOME_ENV)
         if home:
-            root = Path(home).expanduser().absolute()
+            root = _root_path(home, settings.HOME_ENV)
         else:
             here = Path(start or os.getcwd()).absolute()
             root = next(
@@ -51,7 +66,7 @@ class Workspace:
     @classmethod
     def find_at(cls, path: str | os.PathLike[str]) -> Workspace:
         """An explicit workspace folder (created when missing)."""
-        root = Path(path).expanduser().absolute()
+        root = _root_path(path, "--workspace" if isinstance(path, str) else "workspace")
         if root.exists() and not root.is_dir():
             raise WorkspaceError(f"the workspace path {root} exists but is not a folder")
         ws = cls(root)
@@ -67,6 +82,11 @@ class Workspace:
             raise WorkspaceNotWritable(
                 f"cannot create the workspace at {self.root}: {e.strerror}; set DLBENCH_HOME to a "
                 "writable folder"
+            ) from None
+        except OSError as e:  # a parent that is a file, a missing mount, a full disk
+            raise WorkspaceError(
+                f"cannot create the workspace at {self.root}: {e.strerror}; point DLBENCH_HOME "
+                "or --workspace at a folder that can be created"
             ) from None
 
     def run_dir(self, run_id: str) -> Path:

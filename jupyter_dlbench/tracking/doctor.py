@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import CatalogCorrupt, DlbenchError
-from ..store import Catalog, Workspace
+from ..store import Catalog, CatalogSession, Workspace
 from ..store.lock import file_lock
 from .ingest import ingest
+from .journal import read_journal
 
 
 @dataclass
@@ -38,7 +41,8 @@ def check(ws: Workspace, verify_objects: bool = False) -> DoctorReport:
             for run_id, dropped, problem_bytes in session.execute(
                 "SELECT run_id, dropped_bytes, offset_bytes FROM journal_state WHERE dropped_bytes > 0"
             ):
-                msg = f"run {run_id}: {dropped} bytes after byte {problem_bytes} of its journal were dropped (torn tail)"
+                why = _damage(ws, run_id, problem_bytes)
+                msg = f"run {run_id}: {dropped} bytes after byte {problem_bytes} of its journal were dropped ({why})"
                 if msg not in report.problems:
                     report.problems.append(msg)
             catalog_ids = {r[0] for r in session.execute("SELECT run_id FROM run_rows")}
@@ -64,6 +68,21 @@ def check(ws: Workspace, verify_objects: bool = False) -> DoctorReport:
     return report
 
 
+def _damage(ws: Workspace, run_id: str, offset: int) -> str:
+    """Why a journal stops being readable at ``offset``: a named corruption, or a torn tail.
+
+    A torn tail (an interrupted last write) is expected after a kill; a checksum mismatch in
+    the middle means the file was damaged after it was written, and the user should know which.
+    """
+    try:
+        chunk = read_journal(ws.run_dir(run_id) / "journal.dlj", offset)
+    except OSError as e:
+        return f"the journal cannot be read: {e.strerror}"
+    if chunk.problem:
+        return f"damaged: {chunk.problem}"
+    return "torn tail"
+
+
 @dataclass
 class RebuildReport:
     runs: int
@@ -74,10 +93,12 @@ class RebuildReport:
     problems: dict[str, str]
 
 
-def rebuild(ws: Workspace) -> RebuildReport:
+def rebuild(ws: Workspace, also: Callable[[Workspace, CatalogSession], Any] | None = None) -> RebuildReport:
     """Build a new catalog from the run folders beside the old one, then swap it in.
 
     The old file is kept as ``catalog.duckdb.old-<time>`` so nothing is destroyed by a rebuild.
+    ``also`` restores what other layers keep outside run folders (dataset versions, from their
+    records) into the new catalog before the swap, so no reader ever sees it without them.
     """
     target = ws.catalog.path
     tmp = target.with_name(f"catalog.rebuild-{os.getpid()}.duckdb")
@@ -87,6 +108,8 @@ def rebuild(ws: Workspace) -> RebuildReport:
         try:
             with fresh.session(write=True) as session:
                 result = ingest(ws, session)
+                if also is not None:
+                    also(ws, session)
                 counts = [session.execute(f"SELECT count(*) FROM {t}")[0][0]
                           for t in ("run_rows", "param_rows", "metric_rows", "artifact_rows")]
         except BaseException:

@@ -7,8 +7,6 @@ process is gone without an ``end`` record is marked ``crashed`` — never left `
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 import socket
@@ -22,6 +20,7 @@ import pyarrow as pa
 
 from .. import settings
 from ..store import CatalogSession, Workspace
+from ..store.lock import held_by_someone
 from .journal import JournalChunk, MetricBatch, read_journal
 from .outputs import file_tail
 from .values import param_row
@@ -49,19 +48,7 @@ class IngestReport:
 
 def run_alive(run_dir: Path) -> bool:
     """True while the run's process holds its liveness lock (released by the OS on death)."""
-    try:
-        fd = os.open(run_dir / "alive.lock", os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        if e.errno in (errno.EAGAIN, errno.EACCES):
-            return True
-        raise
-    finally:
-        os.close(fd)
-    return False
+    return held_by_someone(run_dir / "alive.lock")
 
 
 class _Fold:
@@ -71,6 +58,7 @@ class _Fold:
         self.runs: dict[str, dict[str, Any]] = {}
         self.params: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.artifacts: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self.datasets: dict[tuple[str, str, str, str], tuple[Any, ...]] = {}
         self.metric_tables: list[pa.Table] = []
         self.offsets: dict[str, tuple[int, int, int]] = {}
 
@@ -88,14 +76,14 @@ class _Fold:
                     pid=ev.get("pid"), username=ev.get("user"), notebook_path=ev.get("code_path"),
                     python_version=ev.get("python"),
                     cuda_visible_devices=ev.get("cuda_visible_devices"),
-                    tags=json.dumps(ev.get("tags") or []), job_id=ev.get("job_id"),
+                    tags=_json(ev.get("tags") or []), job_id=ev.get("job_id"),
                     executor=ev.get("executor"), queued_at=ev.get("queued_at"),
                 )
             elif kind == "environment":
                 git = ev.get("git") or {}
                 row.update(
-                    environment=json.dumps(ev.get("environment") | {"packages_oid": ev.get("packages_oid")}),
-                    hardware=json.dumps(ev.get("hardware")), snapshot_oid=ev.get("snapshot_oid"),
+                    environment=_json(ev.get("environment") | {"packages_oid": ev.get("packages_oid")}),
+                    hardware=_json(ev.get("hardware")), snapshot_oid=ev.get("snapshot_oid"),
                     git_commit=git.get("commit"), git_dirty=git.get("dirty"),
                     git_diff_oid=git.get("diff_oid"),
                 )
@@ -106,13 +94,18 @@ class _Fold:
             elif kind == "artifact":
                 self.artifacts[(run_id, ev["path"])] = (
                     run_id, ev["path"], ev["oid"], ev["size"], ev.get("kind", "file"), ev.get("ts"))
+            elif kind == "dataset":  # a dataset version the run read (input) or wrote (output)
+                key = (run_id, ev["name"], ev["version"], ev["direction"])
+                self.datasets.setdefault(key, (*key, ev.get("ts")))
             elif kind == "status":
                 row.update(status=ev["status"], error=ev.get("error"))
             elif kind == "placement":  # where a remote executor actually ran the run
                 row.update(hostname=ev.get("host") or row.get("hostname"),
                            cuda_visible_devices=ev.get("cuda_visible_devices"))
             elif kind == "tags":
-                row["tags"] = json.dumps(ev.get("tags") or [])
+                row["tags"] = _json(ev.get("tags") or [])
+            elif kind == "identity":  # a job's kernel named the run's project in dlb.init()
+                row["project"] = ev.get("project") or row.get("project")
             elif kind == "end":
                 row.update(status=ev["status"], ended_at=ev.get("ts"), closed=True,
                            output_tail=ev.get("output_tail"))
@@ -125,7 +118,7 @@ class _Fold:
 
 
 def _metric_table(run_id: str, batch: MetricBatch) -> pa.Table:
-    keys = pa.DictionaryArray.from_arrays(pa.array(batch.key_idx, pa.int32()), pa.array(batch.keys, pa.string()))
+    keys = pa.DictionaryArray.from_arrays(pa.array(batch.key_idx, pa.int32()), _utf8_array(batch.keys, pa.string()))
     n = len(batch.steps)
     return pa.table({
         "run_id": pa.DictionaryArray.from_arrays(
@@ -230,6 +223,10 @@ def _write(session: CatalogSession, fold: _Fold, report: IngestReport) -> None:
             cols = ["run_id", "path", "oid", "size", "kind", "ts"]
             session.insert_arrow("artifact_rows", _rows_table(cols, list(fold.artifacts.values()),
                                  {"size": pa.int64(), "ts": pa.float64()}), cols, replace=True)
+        if fold.datasets:
+            cols = ["run_id", "name", "version", "direction", "ts"]
+            session.insert_arrow("run_dataset_rows", _rows_table(cols, list(fold.datasets.values()),
+                                 {"ts": pa.float64()}), cols, replace=True)
         if fold.runs:
             rows = [tuple(r.get(c) for c in RUN_COLUMNS) for r in fold.runs.values()]
             session.insert_arrow("run_rows", _rows_table(RUN_COLUMNS, rows, RUN_TYPES), RUN_COLUMNS, replace=True)
@@ -245,8 +242,35 @@ def _rows_table(columns: list[str], rows: list[tuple[Any, ...]], types: dict[str
     arrays = []
     for i, col in enumerate(columns):
         values = [r[i] for r in rows]
-        arrays.append(pa.array(values, types.get(col, pa.string())))
+        arrays.append(_utf8_array(values, types.get(col, pa.string())))
     return pa.table(dict(zip(columns, arrays, strict=True)))
+
+
+def _unicode_safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_unicode_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {_unicode_safe(k): _unicode_safe(v) for k, v in value.items()}
+    return value
+
+
+def _json(value: Any) -> str:
+    """JSON for a catalog JSON column: DuckDB rejects an escaped lone surrogate (``\\ud800``),
+    so one is stored as its escape text rather than failing the ingest."""
+    text = json.dumps(value)
+    return text if "\\ud" not in text else json.dumps(_unicode_safe(value))
+
+
+def _utf8_array(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """``pa.array``, except that a lone surrogate (``\\udc80``: JSON can carry one, UTF-8 cannot)
+    is stored as its escape text instead of failing every future ingest of the workspace."""
+    try:
+        return pa.array(values, kind)
+    except UnicodeEncodeError:
+        return pa.array([v.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(v, str) else v
+                         for v in values], kind)
 
 
 _SUMMARY_MERGE = """

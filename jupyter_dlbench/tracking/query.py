@@ -152,6 +152,13 @@ def run_details(session: CatalogSession, ref: str) -> dict[str, Any]:
         {"path": p, "oid": o, "size": s} for p, o, s in session.execute(
             "SELECT path, oid, size FROM artifact_rows WHERE run_id = ? ORDER BY path", [run_id])
     ]
+    # dataset lineage: versions the run read (inputs) and committed (outputs)
+    lineage = session.execute(
+        "SELECT direction, name, version, ts FROM run_dataset_rows WHERE run_id = ? ORDER BY ts, name",
+        [run_id])
+    for direction, key in (("input", "inputs"), ("output", "outputs")):
+        row[key] = [{"name": n, "version": v, "ref": f"{n}@{v}", "ts": ts}
+                    for d, n, v, ts in lineage if d == direction]
     return row
 
 
@@ -176,3 +183,44 @@ def metric_history(session: CatalogSession, run_id: str, key: str | None = None)
         sql += " AND key = ?"
         args.append(key)
     return session.df(sql + " ORDER BY key, step, ts", args)
+
+
+MAX_CURVE_POINTS = 2000
+
+
+def metric_curves(session: CatalogSession, run_ids: list[str], key: str,
+                  max_points: int = MAX_CURVE_POINTS):  # type: ignore[no-untyped-def]
+    """The history of metric ``key`` for several runs, downsampled inside DuckDB.
+
+    Each run's points (ordered by step, then time) are cut into ``max_points // 2`` equal
+    buckets and only the lowest and highest point of each bucket is kept, so a curve has at
+    most ``max_points`` points and its true minimum and maximum (a loss spike, the best
+    accuracy) always survive, which plain striding would drop. Columns: run_id, step, value,
+    ts (epoch seconds) and wall_s (seconds since the run started).
+    """
+    if not isinstance(max_points, int) or max_points < 2:
+        raise InvalidInput(f"max_points must be an integer of at least 2, got {max_points!r}")
+    if isinstance(run_ids, str) or not all(isinstance(r, str) for r in run_ids):
+        raise InvalidInput("run_ids must be a list of run id strings")
+    buckets = max_points // 2
+    sql = """
+        WITH src AS (
+            SELECT m.run_id, m.step, m.value, m.ts, m.ts - r.started_at AS wall_s,
+                   row_number() OVER (PARTITION BY m.run_id ORDER BY m.step, m.ts) - 1 AS i,
+                   count(*) OVER (PARTITION BY m.run_id) AS n
+            FROM metric_rows m LEFT JOIN run_rows r USING (run_id)
+            WHERE m.key = ? AND m.run_id IN (SELECT unnest(?::VARCHAR[]))
+        ), bucketed AS (
+            SELECT *, CASE WHEN n <= ? THEN i ELSE (i * ?) // n END AS bucket FROM src
+        ), ranked AS (
+            SELECT *,
+                   row_number() OVER (PARTITION BY run_id, bucket
+                                      ORDER BY isnan(value), value ASC, i) AS lo,
+                   row_number() OVER (PARTITION BY run_id, bucket
+                                      ORDER BY isnan(value), value DESC, i) AS hi
+            FROM bucketed
+        )
+        SELECT run_id, step, value, ts, wall_s FROM ranked WHERE lo = 1 OR hi = 1
+        ORDER BY run_id, i
+    """
+    return session.df(sql, [key, list(run_ids), max_points, buckets])

@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from ..errors import InvalidInput, RunStateError, WorkspaceNotWritable
+from ..errors import InvalidInput, RunStateError, StorageFull, WorkspaceNotWritable
 from ..store import Workspace
+from ..store.objects import DISK_FULL, storage_full
 from . import capture, current
 from .journal import JournalWriter, encode_event, pack_metric_buffer, read_journal
 from .outputs import OutputCapture
 from .system import SystemSampler
 from .values import check_name, jsonable, to_float
 
-TERMINAL = ("finished", "failed", "crashed", "cancelled")
+TERMINAL = ("finished", "failed", "crashed", "cancelled", "pruned")
 _now = time.time
 
 
@@ -93,7 +94,7 @@ class Run:
             raise InvalidInput(f"params must be a dict of name → value, got {type(params).__name__}")
         attach_to = os.environ.get("DLBENCH_RUN_ID")
         if attach_to and not managed and workspace is None:
-            return cls._attach(attach_to, params)
+            return cls._attach(attach_to, params, project)
         ws = workspace or Workspace.find()
         if not ws.writable():
             raise WorkspaceNotWritable(
@@ -106,13 +107,17 @@ class Run:
             code, code_kind = capture.code_path() if capture_code else (None, "none")
         project = check_name(project or os.environ.get("DLBENCH_PROJECT") or "default", "project")
         default_name = Path(code).stem if code else "run"
-        run = cls(ws, new_run_id(), project, check_name(name or default_name, "run"))
-        run._open(code, code_kind, tags or [])
+        name = check_name(name or default_name, "run")
+        # every name is checked before the run folder exists: a bad one leaves no half-made run
+        given = {check_name(key, "param"): value for key, value in (params or {}).items()}
+        tags = [check_name(t, "tag") for t in tags or []]
+        run = cls(ws, new_run_id(), project, name)
+        run._open(code, code_kind, tags)
         merged: dict[str, tuple[Any, str]] = {}
         if capture_code and code_kind == "notebook" and not managed:
             merged.update(capture.papermill_parameters(code))
-        for key, value in (params or {}).items():
-            merged[check_name(key, "param")] = (value, "job" if managed else "explicit")
+        for key, value in given.items():
+            merged[key] = (value, "job" if managed else "explicit")
         if merged:
             run._log_params(merged)
         run._snapshot_oid = snapshot_oid
@@ -122,7 +127,7 @@ class Run:
         return run
 
     @classmethod
-    def _attach(cls, run_id: str, params: dict[str, Any] | None) -> Run:
+    def _attach(cls, run_id: str, params: dict[str, Any] | None, project: str | None = None) -> Run:
         ws = Workspace.find()
         journal = ws.run_dir(run_id) / "journal.dlj"
         if not journal.is_file():
@@ -133,6 +138,10 @@ class Run:
         run._journal = JournalWriter(journal)
         run._snapshot_oid = os.environ.get("DLBENCH_SNAPSHOT_OID")
         run._events.append({"t": "attach", "pid": os.getpid(), "ts": time.time()})
+        if project is not None and not os.environ.get("DLBENCH_JOB_PROJECT"):
+            # the notebook's dlb.init(project="digits") files the run unless the job named one
+            run.project = check_name(project, "project")
+            run._events.append({"t": "identity", "project": run.project, "ts": time.time()})
         merged = capture.papermill_parameters(os.environ.get("DLBENCH_INPUT_NOTEBOOK"))
         for key, value in (params or {}).items():
             merged[check_name(key, "param")] = (value, "explicit")
@@ -164,6 +173,10 @@ class Run:
             os.rename(tmp, self.dir)
         except PermissionError as e:
             raise WorkspaceNotWritable(f"cannot create the run folder in {self.workspace.runs_dir}: {e.strerror}") from None
+        except OSError as e:
+            if e.errno in DISK_FULL:
+                raise storage_full(e, self.workspace.runs_dir, "creating a run folder") from None
+            raise
         self._journal.path = self.dir / "journal.dlj"
 
     def _start_background(self, code: str | None, code_kind: str, managed: bool, tee: bool = True) -> None:
@@ -262,7 +275,7 @@ class Run:
     def _after_cell(self, *_: Any) -> None:
         try:
             self._flush()
-        except OSError:
+        except (OSError, StorageFull):
             pass  # kept in _flush_error; the next log() call reports it
 
     def _at_exit(self) -> None:
@@ -320,6 +333,24 @@ class Run:
                 os.close(self._alive_fd)
                 self._alive_fd = -1
             current.clear_current(self)
+        if not self._attached:  # an attached kernel's runner owns the end, and the report
+            self._spawn_report()
+
+    def _spawn_report(self) -> None:
+        """Write ``report.html`` in a detached process (the report layer sits above tracking,
+        so it is started by module name, never imported). ``DLBENCH_AUTO_REPORT=0`` disables it."""
+        if os.environ.get("DLBENCH_AUTO_REPORT", "1") == "0":
+            return
+        import subprocess
+
+        try:
+            subprocess.Popen(
+                [sys.executable, "-m", "jupyter_dlbench.reports.autowrite", self.id,
+                 "--workspace", str(self.workspace.root)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True)
+        except OSError as e:  # the run is recorded; only its report is missing
+            print(f"dlbench: could not start the report writer for run {self.id}: {e}", file=sys.stderr)
 
     # -- recording -------------------------------------------------------------------------
 
@@ -367,6 +398,17 @@ class Run:
 
     def _log_system(self, values: dict[str, float], step: int) -> None:
         self._metrics.append((tuple(values), step, time.time(), tuple(values.values())))
+
+    def record_event(self, kind: str, **fields: Any) -> None:
+        """Append an event (``dataset`` lineage, ``placement``...) to the run's journal.
+
+        It is buffered and flushed with the metrics, so layers above tracking record facts
+        about a run through the journal, which stays the truth the catalog is rebuilt from.
+        Events of a run that has ended are dropped: its journal is closed.
+        """
+        if self.status != "running":
+            return
+        self._events.append({**fields, "t": kind, "ts": time.time()})
 
     def log_params(self, params: dict[str, Any]) -> None:
         if not isinstance(params, dict):
@@ -430,7 +472,10 @@ class Run:
                 records.append(pack_metric_buffer(entries))
             records.extend(encode_event(events.popleft()) for _ in range(len(events)))
             if self._output is not None:
-                self._output.flush_to_file()
+                try:
+                    self._output.flush_to_file()
+                except OSError:
+                    pass  # output.log is best effort; a full disk is reported by the journal write
             if not records or self._journal is None:
                 return
             size = os.fstat(self._journal._fd).st_size
@@ -442,9 +487,11 @@ class Run:
                     os.ftruncate(self._journal._fd, size)
                 except OSError:
                     pass
-                self._flush_error = OSError(
-                    e.errno, f"cannot write the journal of run {self.id} ({e.strerror}); "
-                    f"{len(records)} records are kept in memory and retried"
+                kept = f"{len(records)} records are kept in memory and retried"
+                self._flush_error = storage_full(
+                    e, self._journal.path, f"writing the journal of run {self.id}; {kept}"
+                ) if e.errno in DISK_FULL else OSError(
+                    e.errno, f"cannot write the journal of run {self.id} ({e.strerror}); {kept}"
                 )
                 self._blocked = True
                 raise self._flush_error from None

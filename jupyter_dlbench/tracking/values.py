@@ -22,7 +22,22 @@ def check_name(name: object, what: str) -> str:
         )
     if "\x00" in name or "\n" in name or "\r" in name:
         raise InvalidInput(f"{what} name {name[:60]!r} contains a NUL or line break")
+    if not _is_unicode(name):
+        raise InvalidInput(
+            f"{what} name {name[:60]!r} is not valid Unicode (it holds a lone surrogate, usually "
+            "undecodable bytes from a file name); decode it or pick another name"
+        )
     return name
+
+
+def _is_unicode(text: str) -> bool:
+    """False for strings with lone surrogates (``os.fsdecode`` of bad bytes): UTF-8 has no form
+    for them, so the catalog could not store them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def to_float(key: str, value: object) -> float:
@@ -59,6 +74,8 @@ def param_row(value: Any) -> tuple[str | None, float | None, str]:
     if isinstance(value, float):
         return repr(value) if not math.isnan(value) else "nan", value, "float"
     if isinstance(value, str):
+        if not _is_unicode(value):  # kept exactly as JSON text (ASCII escapes); read back as the str
+            return json.dumps(value), None, "json"
         return value, None, "str"
     item = getattr(value, "item", None)
     if callable(item):

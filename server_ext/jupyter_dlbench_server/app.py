@@ -11,16 +11,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Float, Integer, Unicode
 
 from jupyter_dlbench.errors import DlbenchError
 from jupyter_dlbench.store import Workspace
+from jupyter_dlbench.tracking.listing import RunListing
 
+from .events import EventHub
 from .routes import handlers
 
 
 class DlbenchServer(ExtensionApp):
-    """Serve runs, metrics and health of one jupyter-dlbench workspace."""
+    """Serve runs, metrics, artifacts, jobs and live events of one jupyter-dlbench workspace."""
 
     name = "jupyter_dlbench_server"
     load_other_extensions = True
@@ -54,6 +56,15 @@ class DlbenchServer(ExtensionApp):
         ),
     )
 
+    events_interval = Float(
+        0.75,
+        config=True,
+        help=(
+            "Seconds between two looks at the workspace's files for `GET /dlbench/api/events` "
+            "(only while a client listens)."
+        ),
+    )
+
     def initialize_settings(self) -> None:
         workspace, error = None, None
         try:
@@ -67,12 +78,17 @@ class DlbenchServer(ExtensionApp):
         if workspace is not None and self.run_scheduler:
             threading.Thread(target=self._scheduler_loop, args=(workspace,),
                              name="dlbench-scheduler", daemon=True).start()
+        executor = ThreadPoolExecutor(
+            max_workers=max(1, self.catalog_threads), thread_name_prefix="dlbench-catalog"
+        )
         self.settings.update(
             dlbench_workspace=workspace,
             dlbench_workspace_error=error,
-            dlbench_executor=ThreadPoolExecutor(
-                max_workers=max(1, self.catalog_threads), thread_name_prefix="dlbench-catalog"
-            ),
+            dlbench_executor=executor,
+            # the runs table kept between requests, re-read only when files changed
+            dlbench_listing=RunListing(workspace) if workspace is not None else None,
+            dlbench_events=EventHub(workspace, executor, self.events_interval)
+            if workspace is not None else None,
         )
 
     def initialize_handlers(self) -> None:
@@ -97,6 +113,9 @@ class DlbenchServer(ExtensionApp):
 
     async def stop_extension(self) -> None:
         self._scheduler_stop.set()
+        hub = self.settings.get("dlbench_events")
+        if hub is not None:
+            await hub.stop()
         executor = self.settings.get("dlbench_executor")
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)

@@ -286,3 +286,23 @@ def test_resources_show_gpus_holders_and_queue(workspace_dir: Path, make_noteboo
         scheduler.run_until_done([held, waiting])
     finally:
         scheduler.release()
+
+
+def test_the_notebooks_project_files_a_job_run_unless_the_job_named_one(workspace_dir: Path,
+                                                                        make_notebook) -> None:
+    nb = make_notebook("proj.ipynb", "x = 1",
+                       "import jupyter_dlbench as dlb\nrun = dlb.init(project='digits')\nrun.log({'x': 1.0})")
+    ws = Workspace.find()
+    plain = submit_notebook(ws, nb, {}).job_id
+    named = submit_notebook(ws, nb, {}, project="chosen").job_id
+    scheduler = LocalScheduler(ws, concurrency=2)
+    assert scheduler.acquire()
+    try:
+        final = scheduler.run_until_done([plain, named])
+    finally:
+        scheduler.release()
+    assert [s.status for s in final] == ["finished", "finished"], [s.error for s in final]
+    run_of = {s.job_id: s.run_id for s in final}
+    assert dlb.run_info(run_of[plain])["project"] == "digits"
+    assert dlb.run_info(run_of[named])["project"] == "chosen"
+    assert list(dlb.runs(project="digits")["run_id"]) == [run_of[plain]]

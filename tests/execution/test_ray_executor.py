@@ -144,3 +144,63 @@ def test_a_ray_worker_dying_mid_job_is_retried_or_reported(ray_head: str, worksp
     assert final[0].status == status, final[0].error
     if status == "failed":
         assert "Ray worker" in final[0].error and "died" in final[0].error
+
+
+DATASET_NOTEBOOK = (
+    "import os\n"
+    "import jupyter_dlbench as dlb\n"
+    "run = dlb.init()\n"
+    "ds = dlb.dataset('toy', version)\n"
+    "total = sum(len(open(ds.file(f), 'rb').read()) for f in ds.files)\n"
+    "run.log({'bytes': float(total)}, step=0)\n"
+    "os.makedirs('derived', exist_ok=True)\n"
+    "open('derived/summary.txt', 'w').write(f'{ds.ref} {total}')\n"
+    "out = dlb.log_dataset('toy-summary', 'derived', message='from ' + ds.ref)\n"
+    "print(out.ref)"
+)
+
+
+@pytest.mark.slow
+def test_a_ray_job_fetches_only_the_dataset_objects_its_node_lacks(
+        ray_head: str, workspace_dir: Path, make_notebook, tmp_path: Path, monkeypatch) -> None:
+    """The remote side sees no workspace: it gets versions through the job's object service,
+    keeps them in the node's cache, and a second job on the node fetches nothing."""
+    monkeypatch.setenv("DLBENCH_NODE_CACHE", str(tmp_path / "node-cache"))
+    src = tmp_path / "toy"
+    src.mkdir()
+    for i in range(3):
+        (src / f"part{i}.bin").write_bytes(bytes([i]) * (1000 + i))
+    ws = Workspace.find()
+    from jupyter_dlbench import data
+
+    data.add(ws, "toy", src, message="three parts", progress=False)
+    (src / "part2.bin").write_bytes(b"changed" * 100)
+    data.add(ws, "toy", src, message="one part changed", progress=False)
+
+    nb = make_notebook("uses_data.ipynb", "version = 'v1'", DATASET_NOTEBOOK)
+    store = JobStore(ws)
+    scheduler = LocalScheduler(ws, concurrency=1)
+    assert scheduler.acquire()
+    try:
+        states = []
+        for version in ("v1", "v1", "v2"):  # one after another: the cache is warm for the next
+            job = submit_notebook(ws, nb, {"version": version}, executor="ray", ray_address=ray_head)
+            states += scheduler.run_until_done([job.job_id])
+    finally:
+        scheduler.release()
+    assert [s.status for s in states] == ["finished"] * 3, [s.error for s in states]
+    fetched = [store.load(s.job_id).transfer for s in states]
+    assert [t["objects_fetched"] for t in fetched] == [3, 0, 1], fetched
+    assert [t["objects_reused"] for t in fetched] == [0, 3, 2], fetched
+    assert fetched[0]["bytes_fetched"] == 1000 + 1001 + 1002
+
+    runs = [dlb.run_info(s.run_id) for s in states]
+    assert [r["metrics"]["bytes"]["last"] for r in runs] == [3003.0, 3003.0, 1000 + 1001 + 700]
+    assert [[(i["name"], i["version"]) for i in r["inputs"]] for r in runs] == \
+        [[("toy", "v1")], [("toy", "v1")], [("toy", "v2")]]
+    # the version a remote job produced is committed in the real workspace, run as producer
+    with ws.catalog.session(write=True) as s:
+        versions = data.list_versions(s, "toy-summary")
+    assert [v.message for v in versions] == ["from toy@v1", "from toy@v2"]  # 2nd v1 job: unchanged
+    assert versions[0].producer_run_id == states[0].run_id
+    assert (Path(tmp_path / "node-cache") / "objects").is_dir()

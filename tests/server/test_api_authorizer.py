@@ -6,13 +6,7 @@ from typing import Any
 
 import pytest
 from jupyter_server.auth.authorizer import Authorizer
-
-ENDPOINTS = [
-    "/dlbench/api/health",
-    "/dlbench/api/runs",
-    "/dlbench/api/runs/some-run",
-    "/dlbench/api/runs/some-run/metrics",
-]
+from test_api_auth import REQUESTS
 
 
 class DenyDlbench(Authorizer):
@@ -32,12 +26,16 @@ def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
     return jp_server_config
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
-async def test_an_authorizer_that_denies_dlbench_gets_403(api: Any, path: str) -> None:
-    status, body = await api.get(path)
+@pytest.mark.parametrize(("method", "path"), REQUESTS)
+async def test_an_authorizer_that_denies_dlbench_gets_403(
+    api: Any, method: str, path: str
+) -> None:
+    action = "read" if method == "GET" else "write"
+    status, body = await api.call(method, path,
+                                  body={"notebook": "x.ipynb"} if method == "POST" else None)
     assert status == 403
     assert body == {
         "code": "forbidden",
-        "message": "User is not authorized to read on resource: dlbench.",
+        "message": f"User is not authorized to {action} on resource: dlbench.",
     }
-    assert ("read", "dlbench") in DenyDlbench.asked
+    assert (action, "dlbench") in DenyDlbench.asked

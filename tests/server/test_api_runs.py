@@ -53,7 +53,7 @@ async def test_listing_filters_by_project_and_where(api: Any, make_run: Any) -> 
     _, body = await api.get(RUNS, params={"where": "metrics.acc > 0.95"})
     assert sorted(r["params"]["lr"] for r in body["runs"]) == [0.001, 0.01]
     _, body = await api.get(RUNS, params={"project": "nope"})
-    assert body == {"runs": [], "total": 0, "workspace": body["workspace"]}
+    assert body == {"runs": [], "total": 0, "offset": 0, "workspace": body["workspace"]}
     _, body = await api.get(RUNS, params={"project": "", "where": ""})  # empty means "not given"
     assert body["total"] == 4
 
@@ -220,3 +220,157 @@ async def test_server_answers_while_the_catalog_is_locked(
         assert not listing.done()
     status, body = await listing
     assert status == 200 and body["total"] == 1
+
+
+async def test_listing_filters_by_status_and_name_text(api: Any, make_run: Any) -> None:
+    import jupyter_dlbench as dlb
+
+    make_run(name="resnet-small")
+    make_run(name="ResNet-large")
+    make_run(name="mlp")
+    failed = dlb.init(name="resnet-broken")
+    failed.finish("failed")
+    _, body = await api.get(RUNS, params={"q": "resnet"})
+    assert sorted(r["name"] for r in body["runs"]) == ["ResNet-large", "resnet-broken",
+                                                       "resnet-small"]
+    _, body = await api.get(RUNS, params={"q": "resnet", "status": "failed"})
+    assert [r["name"] for r in body["runs"]] == ["resnet-broken"] and body["total"] == 1
+    _, body = await api.get(RUNS, params={"status": "finished,failed"})
+    assert body["total"] == 4
+    _, body = await api.get(RUNS, params={"q": failed.id[-6:]})  # ids match too
+    assert [r["run_id"] for r in body["runs"]] == [failed.id]
+
+
+async def test_listing_sorts_by_a_metric_or_param_with_missing_values_last(
+    api: Any, make_run: Any
+) -> None:
+    for lr, acc in ((0.1, 0.7), (0.01, 0.9), (0.001, 0.8)):
+        make_run(params={"lr": lr}, history=[{"acc": acc}])
+    make_run(params={"lr": 0.5})  # never logged acc
+    _, body = await api.get(RUNS, params={"sort": "-metrics.acc"})
+    assert [r["metrics"].get("acc") for r in body["runs"]] == [0.9, 0.8, 0.7, None]
+    _, body = await api.get(RUNS, params={"sort": "metrics.acc"})
+    assert [r["metrics"].get("acc") for r in body["runs"]] == [0.7, 0.8, 0.9, None]
+    _, body = await api.get(RUNS, params={"sort": "params.lr"})
+    assert [r["params"]["lr"] for r in body["runs"]] == [0.001, 0.01, 0.1, 0.5]
+    _, newest_first = await api.get(RUNS)
+    _, oldest_first = await api.get(RUNS, params={"sort": "started_at"})
+    assert [r["run_id"] for r in oldest_first["runs"]] == [
+        r["run_id"] for r in newest_first["runs"]][::-1]
+    status, body = await api.get(RUNS, params={"sort": "-metrics.nope"})
+    assert status == 400 and "cannot sort by 'metrics.nope'" in body["message"]
+
+
+async def test_offset_and_limit_page_through_all_runs_once(api: Any, make_run: Any) -> None:
+    ids = {make_run() for _ in range(5)}
+    seen: list[str] = []
+    for offset in (0, 2, 4, 6):
+        _, body = await api.get(RUNS, params={"offset": str(offset), "limit": "2"})
+        assert body["total"] == 5 and body["offset"] == offset
+        seen += [r["run_id"] for r in body["runs"]]
+    assert len(seen) == 5 and set(seen) == ids
+
+
+async def test_listing_shows_new_runs_and_status_changes_between_calls(
+    api: Any, make_run: Any
+) -> None:
+    import jupyter_dlbench as dlb
+
+    first = make_run()
+    _, body = await api.get(RUNS)
+    assert [r["run_id"] for r in body["runs"]] == [first]
+    live = dlb.init(name="live")
+    try:
+        _, body = await api.get(RUNS, params={"status": "running"})
+        assert [r["run_id"] for r in body["runs"]] == [live.id]
+        live.log({"loss": 0.5}, step=0)
+        live.flush()
+        _, body = await api.get(RUNS, params={"q": "live"})
+        assert body["runs"][0]["metrics"] == {"loss": 0.5}
+    finally:
+        live.finish()
+    _, body = await api.get(RUNS, params={"q": "live"})
+    assert body["runs"][0]["status"] == "finished"
+
+
+async def test_metrics_for_several_keys(api: Any, make_run: Any) -> None:
+    run_id = make_run(history=[{"loss": 1.0, "acc": 0.1, "lr": 0.1} for _ in range(3)])
+    status, body = await api.get(f"{RUNS}/{run_id}/metrics", params={"keys": "loss, acc"})
+    assert status == 200 and set(body["metrics"]) == {"loss", "acc"}
+    assert body["metrics"]["acc"]["count"] == 3 and body["metrics"]["acc"]["sampled"] is False
+    status, body = await api.get(f"{RUNS}/{run_id}/metrics", params={"keys": "loss,nope"})
+    assert status == 404 and "'nope'" in body["message"] and "'lr'" in body["message"]
+
+
+async def test_metrics_downsampled_keep_spikes_nan_and_both_ends(
+    api: Any, workspace_dir: Any
+) -> None:
+    import jupyter_dlbench as dlb
+
+    run = dlb.init()
+    values = [1.0 / (1 + s / 100) for s in range(20_000)]
+    values[7_777] = 50.0  # a spike
+    values[12_345] = math.nan  # a diverged step
+    values[15_000] = -3.0  # a dip
+    for step, value in enumerate(values):
+        run.log({"loss": value}, step=step)
+    run.finish()
+    status, body = await api.get(f"{RUNS}/{run.id}/metrics",
+                                 params={"keys": "loss", "points": "500"})
+    loss = body["metrics"]["loss"]
+    assert status == 200 and loss["count"] == 20_000 and loss["sampled"] is True
+    assert len(loss["steps"]) <= 500 and loss["steps"] == sorted(loss["steps"])
+    assert {0, 7_777, 12_345, 15_000, 19_999} <= set(loss["steps"])
+    kept = dict(zip(loss["steps"], loss["values"], strict=True))
+    assert kept[7_777] == 50.0 and kept[12_345] == "NaN" and kept[15_000] == -3.0
+    assert len(loss["wall_time"]) == len(loss["steps"])
+    status, body = await api.get(f"{RUNS}/{run.id}/metrics", params={"points": "3"})
+    assert status == 400 and body["field"] == "points"
+
+
+async def test_a_listing_of_10000_runs_is_cached_between_calls(
+    api: Any, make_run: Any, jp_serverapp: Any
+) -> None:
+    """Not a timing test: what keeps 10,000 runs fast is that an unchanged workspace is not
+    read again; this checks the reads."""
+    make_run()
+    listing = jp_serverapp.web_app.settings["dlbench_listing"]
+    await api.get(RUNS)
+    before = listing.refreshes
+    for _ in range(3):
+        await api.get(RUNS, params={"sort": "-started_at", "limit": "10"})
+    assert listing.refreshes == before
+    make_run()
+    _, body = await api.get(RUNS)
+    assert body["total"] == 2 and listing.refreshes == before + 1
+
+
+async def test_a_killed_run_shows_as_crashed_although_its_files_stopped_changing(
+    api: Any, workspace_dir: Any
+) -> None:
+    """The listing is cached while files do not change; a run killed with SIGKILL changes
+    nothing more, so the cache must still look again (every few seconds while runs are open)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time, jupyter_dlbench as dlb\nrun = dlb.init(name='doomed')"
+         "\nrun.log({'loss': 1.0}, step=0)\nrun.flush()\nprint(run.id, flush=True)\n"
+         "time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        run_id = child.stdout.readline().strip()
+        _, body = await api.get(RUNS, params={"q": "doomed"})
+        assert [(r["run_id"], r["status"]) for r in body["runs"]] == [(run_id, "running")]
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    deadline = time.monotonic() + 30
+    while True:
+        _, body = await api.get(RUNS, params={"q": "doomed"})
+        if body["runs"][0]["status"] == "crashed":
+            break
+        assert time.monotonic() < deadline, body["runs"][0]
+        await asyncio.sleep(0.5)

@@ -60,7 +60,9 @@ class TestDefaultWorkspace:
     @pytest.fixture
     def jp_server_config(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
         monkeypatch.delenv("DLBENCH_HOME", raising=False)
-        monkeypatch.chdir(tmp_path)  # the process cwd must not matter
+        # the process cwd must not matter: it has a workspace of its own, a decoy
+        (tmp_path / "elsewhere" / ".dlbench").mkdir(parents=True)
+        monkeypatch.chdir(tmp_path / "elsewhere")
         return {
             "ServerApp": {
                 "jpserver_extensions": {
@@ -75,7 +77,12 @@ class TestDefaultWorkspace:
         self, api: Any, jp_root_dir: Path
     ) -> None:
         _, body = await api.get("/dlbench/api/health")
-        assert body["workspace"] == str(jp_root_dir / ".dlbench")
+        # a `.dlbench` above the test's temporary folder (left by something else on this
+        # machine) is legitimately the nearest one; without it, root_dir gets a new one
+        above = next((d / ".dlbench" for d in jp_root_dir.parents if (d / ".dlbench").is_dir()),
+                     None)
+        assert body["workspace"] == str(above or jp_root_dir / ".dlbench")
+        assert "elsewhere" not in body["workspace"]
 
 
 class TestBrokenWorkspace:

@@ -12,6 +12,7 @@ from importlib import resources
 MIGRATIONS: list[tuple[int, str]] = [
     (1, "001_initial.sql"),
     (2, "002_jobs.sql"),
+    (3, "003_datasets.sql"),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,141 @@
+"""A dataset version's manifest: relative path → object, size, exec bit or symlink target.
+
+The manifest is canonical JSON (sorted keys, no spaces), so identical content always hashes to
+the same manifest object and "nothing changed" is a string comparison of two object ids.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidInput, ObjectCorrupt
+
+FORMAT = 1
+_OID = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file of a version. A symlink has ``symlink`` set and no object (``oid`` is None)."""
+
+    oid: str | None
+    size: int
+    executable: bool = False
+    symlink: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.symlink is not None:
+            return {"symlink": self.symlink, "size": self.size}
+        out: dict[str, Any] = {"oid": self.oid, "size": self.size}
+        if self.executable:
+            out["exec"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Entry:
+        if "symlink" in data:
+            return cls(None, int(data.get("size", 0)), False, str(data["symlink"]))
+        oid = str(data["oid"])
+        if not _OID.match(oid):  # an object id ends up in a file path: never trust it blindly
+            raise ValueError(f"{oid[:80]!r} is not an object id")
+        return cls(oid, int(data["size"]), bool(data.get("exec", False)))
+
+
+class Manifest:
+    """An immutable mapping path → :class:`Entry` with canonical bytes."""
+
+    __slots__ = ("_bytes", "entries")
+
+    def __init__(self, entries: Mapping[str, Entry]) -> None:
+        self.entries: dict[str, Entry] = dict(sorted(entries.items()))
+        self._bytes: bytes | None = None
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.entries)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Manifest) and self.entries == other.entries
+
+    def __hash__(self) -> int:
+        return hash(self.to_bytes())
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(e.size for e in self.entries.values() if e.symlink is None)
+
+    def oids(self) -> set[str]:
+        return {e.oid for e in self.entries.values() if e.oid is not None}
+
+    def to_bytes(self) -> bytes:
+        if self._bytes is None:  # entries are never mutated after construction: encode once
+            doc = {"format": FORMAT, "files": {p: e.to_json() for p, e in self.entries.items()}}
+            # ensure_ascii keeps any file name (even one with a newline) a plain escaped string
+            self._bytes = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("ascii")
+        return self._bytes
+
+    @classmethod
+    def from_bytes(cls, data: bytes, what: str = "manifest") -> Manifest:
+        try:
+            doc = json.loads(data)
+            if doc.get("format") != FORMAT:
+                raise ValueError(f"unknown manifest format {doc.get('format')!r}")
+            # paths are checked too: a crafted manifest must not write outside a checkout folder
+            return cls({check_relpath(p): Entry.from_json(e) for p, e in doc["files"].items()})
+        except (ValueError, KeyError, TypeError, AttributeError, InvalidInput) as e:
+            raise ObjectCorrupt(f"the {what} is not a valid dataset manifest ({e})") from None
+
+    def to_json(self) -> dict[str, dict[str, Any]]:
+        return {p: e.to_json() for p, e in self.entries.items()}
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    change: str  # "added" | "removed" | "modified"
+    old_size: int | None
+    new_size: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "change": self.change, "old_size": self.old_size,
+                "new_size": self.new_size}
+
+
+def diff(old: Manifest, new: Manifest) -> list[Change]:
+    """Changes from ``old`` to ``new`` sorted by path (a changed exec bit or link target counts)."""
+    out: list[Change] = []
+    a, b = old.entries, new.entries
+    for path in sorted(a.keys() | b.keys()):
+        ea, eb = a.get(path), b.get(path)
+        if ea is None and eb is not None:
+            out.append(Change(path, "added", None, eb.size))
+        elif eb is None and ea is not None:
+            out.append(Change(path, "removed", ea.size, None))
+        elif ea != eb and ea is not None and eb is not None:
+            out.append(Change(path, "modified", ea.size, eb.size))
+    return out
+
+
+def check_relpath(path: str) -> str:
+    """A manifest path: relative, '/'-separated, no '.', '..' or empty parts, valid UTF-8."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\0" in path:
+        raise InvalidInput(f"{path!r} is not a relative file path inside a dataset")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"the file name {path.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8; "
+            "rename it before adding the folder") from None
+    return path
+
+
+def from_rows(rows: Iterable[tuple[str, str | None, int, bool, str | None]]) -> Manifest:
+    """Build from (path, oid, size, executable, symlink) rows."""
+    return Manifest({p: Entry(o, s, bool(x), ln) for p, o, s, x, ln in rows})

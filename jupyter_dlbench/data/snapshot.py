@@ -1,0 +1,344 @@
+"""Turn a folder (or one file) into a manifest, storing each file's bytes once in the object store.
+
+Speed notes: files are read once (hashed and, when the object is new, written from the same
+buffer); many files go to one thread task so per-file Python overhead stays small; BLAKE3 and
+file I/O release the GIL, so threads scale. The stat cache skips re-reading unchanged files.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import itertools
+import os
+import stat
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+
+from ..errors import InvalidInput, StorageFull, WorkspaceNotWritable
+from ..store import ObjectStore
+from .manifest import Entry, Manifest, check_relpath
+from .statcache import StatCache, StatKey, now_ns, stat_key
+
+SMALL = 8 << 20  # files up to this size are read in one call
+CHUNK = 4 << 20
+BATCH_BYTES = 4 << 20  # one thread task takes files until this many bytes (or BATCH_FILES)
+BATCH_FILES = 256
+_tmp_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class SnapshotStats:
+    """What an add did: ``hashed`` files were read, ``reused`` came from the stat cache."""
+
+    files: int
+    hashed: int
+    reused: int
+    bytes_hashed: int
+    objects_written: int
+
+
+@dataclass(frozen=True)
+class _Found:
+    rel: str
+    abspath: str
+    key: StatKey
+    executable: bool
+
+
+def default_workers() -> int:
+    return min(32, (os.cpu_count() or 2) * 4)
+
+
+def scan(path: Path, skip: Path | None = None) -> tuple[list[_Found], dict[str, str], bool]:
+    """Regular files and symlinks under ``path`` (links are recorded, never followed).
+
+    ``skip`` is a folder left out wherever it appears (the workspace, when a user adds the
+    project folder that holds ``.dlbench/``, as git leaves out ``.git``); a ``path`` inside it
+    is refused. Returns (files, symlinks rel → target, single_file).
+    """
+    if not os.path.lexists(path):
+        raise InvalidInput(f"{str(path)!r} does not exist; give a folder or a file to add")
+    top = os.stat(path)  # the PATH argument itself may be a link to the data
+    skip_id = None
+    if skip is not None and skip.is_dir():
+        real, ws_real = path.resolve(), skip.resolve()
+        if real == ws_real or real.is_relative_to(ws_real):
+            raise InvalidInput(f"{str(path)!r} is inside the workspace {skip}; add a folder outside it")
+        sst = os.stat(skip)
+        skip_id = (sst.st_dev, sst.st_ino)
+    if stat.S_ISREG(top.st_mode):
+        rel = check_relpath(path.name)
+        return [_Found(rel, str(path), stat_key(top), bool(top.st_mode & 0o111))], {}, True
+    if not stat.S_ISDIR(top.st_mode):
+        raise InvalidInput(f"{str(path)!r} is neither a folder nor a regular file")
+    files: list[_Found] = []
+    links: dict[str, str] = {}
+    stack = [(str(path), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except PermissionError as e:
+            raise InvalidInput(f"cannot read the folder {folder!r}: {e.strerror}") from None
+        for entry in entries:
+            rel = prefix + entry.name
+            st = entry.stat(follow_symlinks=False)
+            mode = st.st_mode
+            if stat.S_ISREG(mode):
+                # scandir never yields '', '.', '..' or a '/' in a name: only UTF-8 can be wrong
+                files.append(_Found(rel if rel.isascii() else check_relpath(rel), entry.path,
+                                    stat_key(st), bool(mode & 0o111)))
+            elif stat.S_ISDIR(mode):
+                if (st.st_dev, st.st_ino) != skip_id:
+                    stack.append((entry.path, rel + "/"))
+            elif stat.S_ISLNK(mode):
+                links[check_relpath(rel)] = os.readlink(entry.path)
+            else:
+                raise InvalidInput(
+                    f"{entry.path!r} is a special file (socket, pipe or device); only regular files, "
+                    "folders and symlinks can be part of a dataset")
+    return files, links, False
+
+
+def _new_tmp(objects: ObjectStore) -> tuple[int, str]:
+    name = f"{objects.root}/.tmp-{os.getpid()}-{next(_tmp_counter)}"
+    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), name
+
+
+def write_object(objects: ObjectStore, oid: str, data: bytes | memoryview) -> str:
+    """Write one object's bytes to a read-only temp file and return its name.
+
+    Not yet durable nor visible: :func:`_publish` syncs all temp files of an add at once and
+    then renames them into place, so a reader never sees a partial object and an add of many
+    small files pays for one file-system sync instead of one fsync per file.
+    """
+    fd, tmp = _new_tmp(objects)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, 0o444)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    return tmp
+
+
+def _store_large(objects: ObjectStore, src_fd: int) -> tuple[str, int, str | None]:
+    """Stream a big file into a temp object while hashing (read once, never held in memory)."""
+    fd, tmp = _new_tmp(objects)
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    size = 0
+    try:
+        while chunk := os.read(src_fd, CHUNK):
+            hasher.update(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+            size += len(chunk)
+        os.fchmod(fd, 0o444)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    oid = hasher.hexdigest()
+    if os.path.exists(_object_path(objects, oid)):
+        os.unlink(tmp)
+        return oid, size, None
+    return oid, size, tmp
+
+
+def _object_path(objects: ObjectStore, oid: str) -> str:
+    # plain string formatting: pathlib and id validation cost more than the stat itself here
+    return f"{objects.root}/{oid[:2]}/{oid[2:]}"
+
+
+def _hash_and_store(objects: ObjectStore, found: _Found) -> tuple[str, int, str | None]:
+    """Hash one file; when its object is new, write it to a temp file (returned for publishing)."""
+    try:
+        fd = os.open(found.abspath, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as e:
+        raise InvalidInput(f"cannot read {found.abspath!r}: {e.strerror}") from None
+    try:
+        if found.key[0] > SMALL:
+            return _store_large(objects, fd)
+        data = _read_all(fd, found.key[0])
+    finally:
+        os.close(fd)
+    oid = blake3.blake3(data).hexdigest()
+    if os.path.exists(_object_path(objects, oid)):
+        return oid, len(data), None
+    return oid, len(data), write_object(objects, oid, data)
+
+
+def _syncfs(path: Path) -> bool:
+    """``syncfs(2)`` on the file system holding ``path`` (Linux); False where unavailable."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return fn(fd) == 0
+    finally:
+        os.close(fd)
+
+
+def _fsync_path(name: str) -> None:
+    fd = os.open(name, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(objects: ObjectStore, pending: dict[str, str], workers: int) -> None:
+    """Make temp objects durable (one sync), rename them into place, then sync their folders."""
+    if not pending:
+        return
+    many = len(pending) >= 64  # below that, per-file fsyncs are cheaper than syncing the file system
+    if not (many and _syncfs(objects.root)):
+        many = False
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(_fsync_path, pending.values()))
+    fans = set()
+    for oid, tmp in pending.items():
+        if oid[:2] not in fans:
+            os.makedirs(f"{objects.root}/{oid[:2]}", exist_ok=True)
+            fans.add(oid[:2])
+        os.replace(tmp, _object_path(objects, oid))
+    if many and _syncfs(objects.root):  # one sync makes every rename durable
+        return
+    for fan in sorted(fans):
+        _fsync_path(f"{objects.root}/{fan}")
+
+
+def _read_all(fd: int, expected: int) -> bytes:
+    data = os.read(fd, expected + 1)
+    if len(data) <= expected:  # a short read of a regular file is its end
+        return data
+    parts = [data]  # the file grew since we looked at it: take all of it
+    while chunk := os.read(fd, CHUNK):
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _batches(items: list[_Found]) -> list[list[_Found]]:
+    out: list[list[_Found]] = []
+    cur: list[_Found] = []
+    size = 0
+    for f in items:
+        cur.append(f)
+        size += f.key[0]
+        if size >= BATCH_BYTES or len(cur) >= BATCH_FILES:
+            out.append(cur)
+            cur, size = [], 0
+    if cur:
+        out.append(cur)
+    return out
+
+
+def snapshot(objects: ObjectStore, path: str | os.PathLike[str], cache: StatCache | None,
+             workers: int | None = None, progress: bool = True,
+             store: Callable[[ObjectStore, _Found], tuple[str, int, str | None]] | None = None,
+             skip: Path | None = None) -> tuple[Manifest, SnapshotStats]:
+    """Hash and store every file under ``path``; return its manifest and what it cost.
+
+    New objects become visible only after all of them are written and synced; on any error
+    (a full disk included) the temp files are removed and nothing new is left behind.
+    """
+    root = Path(path).expanduser().absolute()
+    files, links, single = scan(root, skip)
+    started = now_ns()
+    cached = cache.load(str(root), single) if cache is not None else {}
+    entries: dict[str, Entry] = {
+        rel: Entry(None, len(os.fsencode(target)), False, target) for rel, target in links.items()}
+    todo: list[_Found] = []
+    reused = 0
+    for f in files:
+        hit = cached.get(f.abspath)
+        # a cached object that gc has removed since is caught by commit(), which checks every
+        # object under the catalog lock; add() then hashes again without the cache
+        if hit is not None and hit[0] == f.key:
+            entries[f.rel] = Entry(hit[1], f.key[0], f.executable)
+            reused += 1
+        else:
+            todo.append(f)
+    hashed_bytes = 0
+    pending: dict[str, str] = {}  # oid -> temp file waiting to be published
+    if todo:
+        hashed_bytes = _hash_all(objects, todo, entries, pending, workers or default_workers(),
+                                 progress, store or _hash_and_store)
+    if cache is not None and todo:
+        cache.store([(f.abspath, f.key, entries[f.rel].oid or "") for f in todo
+                     if entries[f.rel].size == f.key[0]], started)
+    stats = SnapshotStats(files=len(entries), hashed=len(todo), reused=reused,
+                          bytes_hashed=hashed_bytes, objects_written=len(pending))
+    return Manifest(entries), stats
+
+
+def _hash_all(objects: ObjectStore, todo: list[_Found], entries: dict[str, Entry], pending: dict[str, str],
+              workers: int, progress: bool, store: Callable[[ObjectStore, _Found], tuple[str, int, str | None]],
+              ) -> int:
+    from tqdm.auto import tqdm
+
+    try:
+        objects.root.mkdir(parents=True, exist_ok=True)
+    except PermissionError as e:
+        raise WorkspaceNotWritable(f"cannot write objects into {objects.root}: {e.strerror}") from None
+    made: list[str] = []  # every temp file written, for cleanup on failure (append is thread-safe)
+    abort = threading.Event()
+
+    def run_batch(batch: list[_Found]) -> list[tuple[_Found, str, int, str | None]]:
+        out = []
+        for f in batch:
+            if abort.is_set():
+                break
+            oid, size, tmp = store(objects, f)
+            if tmp is not None:
+                made.append(tmp)
+            out.append((f, oid, size, tmp))
+        return out
+
+    bar = tqdm(total=sum(f.key[0] for f in todo), unit="B", unit_scale=True, unit_divisor=1024,
+               desc="hashing", disable=not (progress and sys.stderr.isatty()), leave=False)
+    hashed = 0
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        for result in pool.map(run_batch, _batches(todo)):
+            for f, oid, size, tmp in result:
+                entries[f.rel] = Entry(oid, size, f.executable)
+                hashed += size
+                if tmp is not None and pending.setdefault(oid, tmp) != tmp:
+                    os.unlink(tmp)  # the same content twice in one add: keep one copy
+            bar.update(sum(r[2] for r in result))
+        pool.shutdown()
+        _publish(objects, pending, workers)
+    except BaseException as e:
+        abort.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for tmp in made:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(
+                f"the disk holding {objects.root} is full ({e.strerror or 'no space left'}); "
+                "no version was created — free space (`dlbench data gc`) and add again") from None
+        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+            raise WorkspaceNotWritable(f"cannot write objects into {objects.root}: {e.strerror}") from None
+        raise
+    finally:
+        bar.close()
+    return hashed

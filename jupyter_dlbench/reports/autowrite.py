@@ -1,0 +1,58 @@
+"""``python -m jupyter_dlbench.reports.autowrite RUN_ID --workspace DIR`` (or ``--sweep SWEEP_ID``)
+
+Started, detached, by ``Run.finish`` (tracking may not import this layer), and meant to be
+started the same way when a sweep ends: folds the journals into the catalog, then writes
+``runs/<run_id>/report.html`` or ``sweeps/<sweep_id>/report.html`` atomically. Failures go to
+``report.log`` beside it rather than to a terminal nobody is watching.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from ..errors import DlbenchError
+from ..store import Workspace
+from .build import atomic_write, sweep_report, write_run_report
+
+
+def write_sweep_report(ws: Workspace, sweep_id: str) -> Path:
+    """Write ``sweeps/<id>/report.html`` for a sweep (id or unique prefix)."""
+    from ..sweeps.engine import load_sweep
+
+    sweep = load_sweep(ws, sweep_id)
+    out = ws.root / "sweeps" / sweep.id / "report.html"
+    atomic_write(out, sweep_report(sweep, "html", workspace=ws))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jupyter_dlbench.reports.autowrite")
+    parser.add_argument("target", metavar="RUN_ID")
+    parser.add_argument("--sweep", action="store_true", help="TARGET is a sweep id")
+    parser.add_argument("--workspace", required=True)
+    args = parser.parse_args(argv)
+    ws = Workspace.find_at(args.workspace)
+    folder = ws.root / "sweeps" / args.target if args.sweep else ws.run_dir(args.target)
+    try:
+        if args.sweep:
+            write_sweep_report(ws, args.target)
+        else:
+            write_run_report(args.target, workspace=ws)
+    except Exception as e:  # noqa: BLE001 - nobody watches this process: keep the reason
+        try:
+            text = e.message if isinstance(e, DlbenchError) else traceback.format_exc()
+            if folder.is_dir():
+                (folder / "report.log").write_text(f"report.html could not be written: {text}\n",
+                                                   encoding="utf-8")
+        except OSError:
+            pass
+        print(f"dlbench report: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
