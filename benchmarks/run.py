@@ -370,6 +370,17 @@ def scenario_sweep(quick: bool) -> None:
                     f"{kernel_start:.1f} s)"))
 
 
+def scenario_compare(quick: bool) -> None:
+    runs, steps = (200, 1_000) if quick else (1_000, 1_000)
+    print(f"compare: opening dlb.compare on {runs:,} runs x {steps:,} steps", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        r = worker(OURS, "compare_open.py", runs, steps, cwd=Path(tmp))
+    RAW["compare"] = r
+    ROWS.append(Row(f"open dlb.compare on {runs:,} runs x {steps:,} steps", _ms(r["open_s"]), "", "",
+                    None, "< 1 s", r["open_s"] < 1.0,
+                    f"median of 3 opens after a warm-up; {r['curve_points']:,} curve points drawn"))
+
+
 # -- report --------------------------------------------------------------------------------
 
 def versions(peers: str | None) -> dict[str, str]:
@@ -438,7 +449,7 @@ def report(args: argparse.Namespace, peers: str | None, elapsed: float) -> None:
     print(f"wrote {out / 'latest.json'} and {ROOT / 'BENCHMARKS.md'}")
 
 
-SCENARIOS = ("logging", "training", "listing", "server", "data", "jobs", "sweep")
+SCENARIOS = ("logging", "training", "listing", "server", "compare", "data", "jobs", "sweep")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -468,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
             scenario_listing(peers if "listing" in chosen else None, args.quick, args.rounds, work)
         if "server" in chosen:
             scenario_server(args.quick, work)
+        if "compare" in chosen:
+            scenario_compare(args.quick)
         if "data" in chosen:
             scenario_data(peers, args.quick, args.rounds)
         if "jobs" in chosen:

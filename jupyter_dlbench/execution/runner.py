@@ -25,7 +25,7 @@ from ..errors import DlbenchError
 from ..store import Workspace
 from ..tracking.journal import JournalWriter
 from ..tracking.run import Run
-from .jobs import CANCELLED, FAILED, FINISHED, PRUNED, RUNNING, JobSpec, JobStore
+from .jobs import CANCELLED, FAILED, FINISHED, PRUNED, RUNNING, STARTING, JobSpec, JobStore
 
 
 def header_cell(run_id: str, spec: JobSpec, attempt: int) -> Any:
@@ -189,16 +189,40 @@ def _execute_on_ray(ws: Workspace, spec: JobSpec, run: Run, input_nb: Path, outp
     return FINISHED, None, None
 
 
-def run_job(ws: Workspace, job_id: str) -> int:
+CLAIM_WAIT_S = 10.0
+
+
+def _claim(path: Path) -> int | None:
+    """The job's claim lock, waiting a little: a stale runner (see below) holds it only for
+    the moment it takes to see it has nothing to do."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + CLAIM_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.1)
+
+
+def run_job(ws: Workspace, job_id: str, attempt: int | None = None) -> int:
     store = JobStore(ws)
     job_dir = store.dir(job_id)
-    claim = os.open(job_dir / "claim.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    claim = _claim(job_dir / "claim.lock")
+    if claim is None:
         print(f"job {job_id} is already being run by another process", file=sys.stderr)
         return 3
     state = store.load(job_id)
+    if state.status != STARTING or (attempt is not None and state.attempt != attempt):
+        # a runner that came up late for a start its scheduler gave up on (requeued after a
+        # scheduler restart, or cancelled): the current start has, or will have, its own runner
+        print(f"job {job_id} is {state.status} (attempt {state.attempt}), not this runner's "
+              f"start (attempt {attempt}); nothing to run", file=sys.stderr)
+        os.close(claim)
+        return 3
     spec = state.spec
     import nbformat
 
@@ -259,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jupyter_dlbench.execution.runner")
     parser.add_argument("job_id")
     parser.add_argument("--workspace", required=True)
+    parser.add_argument("--attempt", type=int, help="the start this runner was launched for")
     args = parser.parse_args(argv)
     # papermill's log_output=True hands cell output to its logger; send it to stdout, which
     # is the job's log (`dlbench jobs logs`, GET /dlbench/api/jobs/{id}/logs)
@@ -267,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("papermill").addHandler(handler)
     logging.getLogger("papermill").setLevel(logging.INFO)
     try:
-        return run_job(Workspace.find_at(args.workspace), args.job_id)
+        return run_job(Workspace.find_at(args.workspace), args.job_id, args.attempt)
     except DlbenchError as e:
         print(f"dlbench runner: error: {e.message}", file=sys.stderr)
         return 2

@@ -92,6 +92,11 @@ class LocalScheduler:
                 except DlbenchError:
                     pass  # configuration changed since; the job keeps running, unaccounted
                 self.tracked[state.job_id] = _Tracked(state.job_id, None)
+            elif state.status == STARTING:
+                # placed but never running: no cell ran, so it is queued again, not lost
+                self.store.append(state.job_id, {
+                    "t": "requeued",
+                    "error": "its runner never started (the scheduler stopped first); queued again"})
             else:
                 self._lost(state, "its runner was gone when the scheduler (re)started")
 
@@ -137,7 +142,7 @@ class LocalScheduler:
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "jupyter_dlbench.execution.runner", state.job_id,
-                 "--workspace", str(self.ws.root)],
+                 "--workspace", str(self.ws.root), "--attempt", str(attempt)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                 start_new_session=True,
             )

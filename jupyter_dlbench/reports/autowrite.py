@@ -9,13 +9,19 @@ started the same way when a sweep ends: folds the journals into the catalog, the
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
 
-from ..errors import DlbenchError
-from ..store import Workspace
-from .build import atomic_write, sweep_report, write_run_report
+if __name__ == "__main__":
+    # background work: at a lower priority, before the heavy imports, so a sweep's next trials
+    # (or the user's training) keep the CPUs while reports of finished runs are written
+    os.nice(10)
+
+from ..errors import DlbenchError  # noqa: E402
+from ..store import Workspace  # noqa: E402
+from .build import atomic_write, sweep_report, write_run_report  # noqa: E402
 
 
 def write_sweep_report(ws: Workspace, sweep_id: str) -> Path:

@@ -89,3 +89,30 @@ def test_runner_dead_while_no_scheduler_runs_is_marked_lost_at_restart(workspace
     state = store.load(a)
     assert state.status == "lost" and "runner" in state.error
     assert dlb.run_info(state.run_id)["status"] == "crashed"
+
+
+def test_a_job_placed_but_never_started_is_queued_again_and_runs_once(workspace_dir: Path,
+                                                                       make_notebook) -> None:
+    """A scheduler that dies between placing a job and its runner starting leaves it
+    "starting" with no runner: no cell ran, so the next scheduler queues it again (not lost),
+    and a runner that comes up late for the abandoned start runs nothing."""
+    from jupyter_dlbench.execution.scheduler import LocalScheduler
+
+    nb = make_notebook("once.ipynb", "x = 1", "import jupyter_dlbench as dlb\ndlb.init().log({'x': 1.0})")
+    ws = Workspace.find()
+    store = JobStore(ws)
+    job = submit_notebook(ws, nb, {}).job_id
+    store.append(job, {"t": "starting", "attempt": 1, "gpu_ids": []})  # then the scheduler died
+
+    scheduler = LocalScheduler(ws, concurrency=1)
+    assert scheduler.acquire()
+    try:
+        assert store.load(job).status == "queued", store.load(job).error
+        late = subprocess.run([sys.executable, "-m", "jupyter_dlbench.execution.runner", job,
+                               "--workspace", str(ws.root)], capture_output=True, text=True, timeout=120)
+        assert late.returncode == 3 and "nothing to run" in late.stderr, late.stderr
+        final = scheduler.run_until_done([job])
+    finally:
+        scheduler.release()
+    assert final[0].status == "finished", final[0].error
+    assert len(dlb.runs()) == 1, "the job ran exactly once"

@@ -30,7 +30,7 @@ def test_grid_sweep_finishes_one_run_per_grid_point(workspace_dir: Path, make_no
     nb = make_notebook("train.ipynb", "lr = 0.1\nbatch = 8", LOGS_SCORE)
     sweep = dlb.sweep(str(nb), {"lr": [0.1, 0.2], "batch": [8, 16]}, concurrency=2, wait=True)
     trials = sweep.trials()
-    assert [t["status"] for t in trials] == ["finished"] * 4
+    assert [t["status"] for t in trials] == ["finished"] * 4, [t["error"] for t in trials]
     assert [t["params"] for t in trials] == [{"lr": 0.1, "batch": 8}, {"lr": 0.1, "batch": 16},
                                              {"lr": 0.2, "batch": 8}, {"lr": 0.2, "batch": 16}]
     runs = dlb.runs()
@@ -103,7 +103,7 @@ def test_tpe_study_survives_its_driver_dying(workspace_dir: Path, make_notebook,
     assert sweep.status == "paused"
     sweep.wait(timeout=150, progress=False)
     trials = sweep.trials()
-    assert [t["status"] for t in trials] == ["finished"] * 4
+    assert [t["status"] for t in trials] == ["finished"] * 4, [t["error"] for t in trials]
     for t in trials:
         assert 0 <= t["params"]["x"] <= 1
         assert t["objective"] == pytest.approx(-(t["params"]["x"] - 0.3) ** 2)

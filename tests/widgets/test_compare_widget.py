@@ -283,7 +283,7 @@ def test_dataset_versions_show_in_the_table_and_the_diff(workspace, tmp_path, mo
 
 
 def test_many_runs_load_curves_only_for_the_selection_each_at_most_2000_points(workspace) -> None:
-    from tests.widgets.compare_bench import fill
+    from tests.widgets.bulk_runs import fill
 
     fill(workspace, runs=40, steps=5000)
     w = compare(workspace=workspace, objective="acc")

@@ -1,15 +1,8 @@
-"""Time opening the comparison widget on 1,000 runs × 1,000 steps (target: under 1 s).
-
-Not a test (timings on a shared 2-core machine are no pass/fail signal): run it by hand,
-``python tests/widgets/compare_bench.py``. The catalog is filled directly in bulk so the
-set-up takes seconds; imports are warmed first, as they are in a notebook after the first call.
-"""
+"""Filling a catalog with many synthetic runs in bulk (seconds, not minutes), for the compare
+widget's tests and its benchmark (benchmarks/workers/compare_open.py)."""
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 import time
 
 
@@ -42,28 +35,3 @@ def fill(ws, runs: int = 1000, steps: int = 1000) -> None:  # type: ignore[no-un
                 "value": value, "ts": now - 3600 + step * 0.1}), ["run_id", "key", "step", "value", "ts"])
         s.execute("INSERT INTO metric_summary SELECT run_id, key, max(step), arg_max(value, step), "
                   "min(value), max(value), count(*), max(ts) FROM metric_rows GROUP BY run_id, key")
-
-
-def main() -> None:
-    os.environ["DLBENCH_HOME"] = tempfile.mkdtemp() + "/.dlbench"
-    from jupyter_dlbench.store import Workspace
-    from jupyter_dlbench.widgets.compare import compare
-
-    ws = Workspace.find()
-    t0 = time.perf_counter()
-    fill(ws)
-    print(f"filled 1,000 runs × 1,000 steps × 2 metrics in {time.perf_counter() - t0:.1f} s")
-    compare(workspace=ws, objective="acc").close()  # warm imports
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        w = compare(workspace=ws, objective="acc")
-        times.append(time.perf_counter() - t0)
-        w.close()
-    print(f"open: {', '.join(f'{t:.3f}' for t in times)} s (best {min(times):.3f} s); "
-          f"{len(w.frame)} runs, {sum(len(x) for x in w.curve_source.data['xs'])} curve points")
-    sys.exit(0)
-
-
-if __name__ == "__main__":
-    main()
