@@ -98,6 +98,8 @@ class Row:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    group: str = ""  # the scenario that produced it (filled in by main)
+    run: str = ""    # "full" or "QUICK", with the date and rounds
 
 
 ROWS: list[Row] = []
@@ -408,45 +410,66 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {platform.platform()}"
 
 
-def report(args: argparse.Namespace, peers: str | None, elapsed: float) -> None:
+def _merged(chosen: list[str]) -> tuple[list[Row], dict[str, Any]]:
+    """This run's rows, plus the previous run's rows of scenarios not re-run now (``--only``
+    refreshes part of the table; each row says which run measured it)."""
+    previous = HERE / "results" / "latest.json"
+    rows: list[Row] = []
+    raw: dict[str, Any] = {}
+    if previous.exists():
+        try:
+            old = json.loads(previous.read_text())
+            rows = [Row(**r) for r in old.get("rows", []) if r.get("group") and r["group"] not in chosen]
+            raw = {k: v for k, v in old.get("raw", {}).items() if not any(k.startswith(c) for c in chosen)}
+        except (ValueError, TypeError):
+            rows, raw = [], {}
+    order = {name: i for i, name in enumerate(SCENARIOS)}
+    merged = sorted(rows + ROWS, key=lambda r: order.get(r.group, 99))  # stable within a group
+    return merged, {**raw, **RAW}
+
+
+def report(args: argparse.Namespace, peers: str | None, elapsed: float, chosen: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"jupyter-dlbench benchmarks — median of {args.rounds} alternating rounds"
-                        f"{' (QUICK sizes)' if args.quick else ''}; ratio = peer / ours, >1 means we are faster")
-    for col in ("scenario", "ours", "peer", "peer median", "ratio", "target", "met", "notes"):
+    rows, raw = _merged(chosen)
+    table = Table(title="jupyter-dlbench benchmarks — medians of alternating rounds; "
+                        "ratio = peer / ours, >1 means we are faster")
+    for col in ("scenario", "ours", "peer", "peer median", "ratio", "target", "met", "notes", "run"):
         table.add_column(col)
-    for r in ROWS:
+    for r in rows:
         met = "" if r.met is None else ("yes" if r.met else "NO")
         table.add_row(r.scenario, r.ours, r.peer, r.peer_value,
-                      "" if r.ratio is None else f"{r.ratio:,.1f}x", r.target, met, r.note)
-    Console(width=200).print(table)
+                      "" if r.ratio is None else f"{r.ratio:,.1f}x", r.target, met, r.note, r.run)
+    Console(width=220).print(table)
 
     vers = versions(peers)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps({
-        "quick": args.quick, "rounds": args.rounds, "machine": machine(), "versions": vers,
-        "elapsed_s": elapsed, "rows": [r.__dict__ for r in ROWS], "raw": RAW}, indent=2, default=str))
+        "machine": machine(), "versions": vers, "rows": [r.__dict__ for r in rows], "raw": raw},
+        indent=2, default=str))
     md = ["# Benchmarks", "",
-          f"Measured by `make bench{' QUICK=1' if args.quick else ''}` on {time.strftime('%Y-%m-%d')}, "
-          f"{machine()}; took {elapsed / 60:.1f} min.", "",
+          f"Measured by `make bench` (`benchmarks/run.py`) on {machine()}. Each row says which run "
+          "measured it: full sizes or `QUICK=1` sizes, the date and the number of rounds "
+          "(`--only` re-measures some scenarios and keeps the others).", "",
           "Method: each figure is the median of alternating rounds (ours, peer, ours, peer …), each "
           "contender in a fresh interpreter and a fresh temp folder; peers live in their own venv "
           "(`benchmarks/.peers-venv`). Ratio = peer / ours in time (ours / peer in throughput): above "
           "1 we are faster. Sources: `benchmarks/run.py`, `benchmarks/workers/`.", "",
-          "| scenario | ours | peer | peer median | ratio | target | met | notes |",
-          "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in ROWS:
+          "| scenario | ours | peer | peer median | ratio | target | met | notes | run |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
         met = "" if r.met is None else ("yes" if r.met else "**no**")
         ratio = "" if r.ratio is None else f"{r.ratio:,.1f}x"
-        md.append(f"| {r.scenario} | {r.ours} | {r.peer} | {r.peer_value} | {ratio} | {r.target} | {met} | {r.note} |")
+        md.append(f"| {r.scenario} | {r.ours} | {r.peer} | {r.peer_value} | {ratio} | {r.target} | "
+                  f"{met} | {r.note} | {r.run} |")
     md += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()), ""]
-    missed = [r for r in ROWS if r.met is False]
+    missed = [r for r in rows if r.met is False]
     if missed:
-        md += ["Targets missed in this run: " + "; ".join(r.scenario.strip() or r.peer for r in missed), ""]
+        md += ["Targets missed: " + "; ".join(r.scenario.strip() or r.peer for r in missed), ""]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(md))
-    print(f"wrote {out / 'latest.json'} and {ROOT / 'BENCHMARKS.md'}")
+    print(f"wrote {out / 'latest.json'} and {ROOT / 'BENCHMARKS.md'} (this run: {elapsed / 60:.1f} min)")
 
 
 SCENARIOS = ("logging", "training", "listing", "server", "compare", "data", "jobs", "sweep")
@@ -469,25 +492,36 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rounds must be at least 1")
     t0 = time.perf_counter()
     peers = None if args.no_peers else peers_python()
+    tag = f"{'QUICK' if args.quick else 'full'} {time.strftime('%Y-%m-%d')} x{args.rounds}"
+
+    def measured(group: str, fn: Callable[[], None]) -> None:
+        start = len(ROWS)
+        fn()
+        for r in ROWS[start:]:
+            r.group, r.run = group, tag
+
     with tempfile.TemporaryDirectory() as work_s:
         work = Path(work_s)
         if "logging" in chosen:
-            scenario_logging(peers, args.quick, args.rounds)
+            measured("logging", lambda: scenario_logging(peers, args.quick, args.rounds))
         if "training" in chosen:
-            scenario_training(args.quick, args.rounds)
-        if "listing" in chosen or "server" in chosen:
-            scenario_listing(peers if "listing" in chosen else None, args.quick, args.rounds, work)
+            measured("training", lambda: scenario_training(args.quick, args.rounds))
+        if "listing" in chosen or "server" in chosen:  # the server scenario needs its runs
+            measured("listing", lambda: scenario_listing(peers if "listing" in chosen else None,
+                                                         args.quick, args.rounds, work))
+            if "listing" not in chosen:
+                ROWS[:] = [r for r in ROWS if r.group != "listing"]
         if "server" in chosen:
-            scenario_server(args.quick, work)
+            measured("server", lambda: scenario_server(args.quick, work))
         if "compare" in chosen:
-            scenario_compare(args.quick)
+            measured("compare", lambda: scenario_compare(args.quick))
         if "data" in chosen:
-            scenario_data(peers, args.quick, args.rounds)
+            measured("data", lambda: scenario_data(peers, args.quick, args.rounds))
         if "jobs" in chosen:
-            scenario_jobs(args.quick, args.rounds)
+            measured("jobs", lambda: scenario_jobs(args.quick, args.rounds))
         if "sweep" in chosen:
-            scenario_sweep(args.quick)
-    report(args, peers, time.perf_counter() - t0)
+            measured("sweep", lambda: scenario_sweep(args.quick))
+    report(args, peers, time.perf_counter() - t0, chosen)
     return 0
 
 
