@@ -17,7 +17,7 @@ from pathlib import Path
 if __name__ == "__main__":
     # background work: at a lower priority, before the heavy imports, so a sweep's next trials
     # (or the user's training) keep the CPUs while reports of finished runs are written
-    os.nice(10)
+    os.nice(19)
 
 from ..errors import DlbenchError  # noqa: E402
 from ..store import Workspace  # noqa: E402
