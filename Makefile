@@ -11,6 +11,7 @@ JLPM := PATH="$(abspath $(BIN)):$$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN
 LABEXT_SRC := $(shell find labextension/src labextension/style labextension/schema -type f 2>/dev/null) package.json tsconfig.json
 LABEXT := jupyter_dlbench/_labextension/package.json
 LABEXT_SHARE := $(VENV)/share/jupyter/labextensions/jupyter-dlbench
+CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install lab test lint bench labextension ui-test clean
@@ -49,12 +50,12 @@ lint: install
 	$(BIN)/lint-imports
 	$(JLPM) prettier:check
 
-test: install lint
+# chromium first: the report-rendering tests in pytest need it too, not only the UI tests
+test: install lint | $(CHROMIUM)
 	$(BIN)/python -m pytest -q -ra --durations=15
 	$(MAKE) ui-test
 
 # --- UI tests: Galata (Playwright) driving Debian's Chromium, never Playwright's download ---
-CHROMIUM ?= /usr/bin/chromium
 UI_JLPM := PATH="$(abspath $(BIN)):$$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(abspath $(BIN))/jlpm
 UI_STAMP := ui-tests/node_modules/.yarn-state.yml
 

@@ -313,3 +313,23 @@ def parse_cli_params(pairs: list[tuple[str, str]] | list[list[str]] | None) -> d
             )
         out[name] = value
     return out
+
+
+def notebook_code(raw: bytes) -> str:
+    """The code of a notebook snapshot, one ``# %% [n]`` block per code cell (or the text
+    of a script snapshot), so diffs read like a script."""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        nb = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(nb, dict) or "cells" not in nb:
+        return text
+    parts = []
+    for i, cell in enumerate(nb.get("cells") or []):
+        if cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source") or ""
+        src = "".join(src) if isinstance(src, list) else str(src)
+        parts.append(f"# %% [{i}]\n{src.rstrip()}\n")
+    return "\n".join(parts)

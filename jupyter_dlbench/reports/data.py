@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInput
+from ..execution.notebooks import notebook_code
 from ..store import CatalogSession, Workspace
 from ..tracking import query
 
@@ -52,26 +53,6 @@ def objective_mode(key: str) -> str:
     low = key.lower()
     return "min" if any(w in low for w in ("loss", "err", "mse", "mae", "rmse", "perplex",
                                            "time", "latency", "wer", "cer")) else "max"
-
-
-def notebook_code(raw: bytes) -> str:
-    """The code of a notebook snapshot, one ``# %% [n]`` block per code cell (or the text
-    of a script snapshot), so diffs read like a script."""
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        nb = json.loads(text)
-    except ValueError:
-        return text
-    if not isinstance(nb, dict) or "cells" not in nb:
-        return text
-    parts = []
-    for i, cell in enumerate(nb.get("cells") or []):
-        if cell.get("cell_type") != "code":
-            continue
-        src = cell.get("source") or ""
-        src = "".join(src) if isinstance(src, list) else str(src)
-        parts.append(f"# %% [{i}]\n{src.rstrip()}\n")
-    return "\n".join(parts)
 
 
 def code_diff(old: str, new: str, old_name: str, new_name: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets
 
 from ..errors import InvalidInput
+from ..execution.notebooks import notebook_code
 from ..store import Workspace
 from ..tracking import query
 from . import compare_views as views
@@ -392,7 +393,7 @@ class CompareWidget(ipywidgets.VBox):  # type: ignore[misc]
         if not oid:
             return None
         try:
-            return views.notebook_code(self.workspace.objects.read_bytes(oid))
+            return notebook_code(self.workspace.objects.read_bytes(oid))
         except Exception:  # noqa: BLE001 - a missing snapshot only empties the code diff
             return None
 

@@ -152,23 +152,6 @@ def _env(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def notebook_code(raw: bytes) -> str:
-    """A snapshot's code cells as one script (``# %% [n]`` per cell) for diffing."""
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        nb = json.loads(text)
-    except ValueError:
-        return text
-    if not isinstance(nb, dict) or "cells" not in nb:
-        return text
-    cells = [("".join(c.get("source") or "") if isinstance(c.get("source"), list) else str(c.get("source") or ""), i)
-             for i, c in enumerate(nb["cells"]) if c.get("cell_type") == "code"]
-    return "\n".join(f"# %% [{i}]\n{src.rstrip()}\n" for src, i in cells)
-
-
-# -- bokeh models ---------------------------------------------------------------------------
-
-
 def curve_figures(source: Any) -> tuple[Any, Any]:
     """Linear- and log-scale figures over one source (log toggling swaps which is visible)."""
     from bokeh.plotting import figure
