@@ -49,6 +49,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(JLPM) prettier:check
+	$(JLPM) eslint:check
 
 # chromium first: the report-rendering tests in pytest need it too, not only the UI tests
 test: install lint | $(CHROMIUM)

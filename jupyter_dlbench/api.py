@@ -51,28 +51,28 @@ def runs(project: str | None = None, where: str | None = None, include_system: b
     ``where`` filters with a SQL expression over those names: ``where="params.lr < 0.01"``.
     """
     ws = Workspace.find_at(workspace) if workspace else None
-    with query.catalog(ws) as session:
+    with query.catalog(ws, stale_ok=True) as session:
         return query.runs_frame(session, project=project, where=where, include_system=include_system)
 
 
 def run_info(run: str, workspace: str | None = None) -> dict[str, Any]:
     """Everything recorded about one run (id or unique id prefix)."""
     ws = Workspace.find_at(workspace) if workspace else None
-    with query.catalog(ws) as session:
+    with query.catalog(ws, stale_ok=True) as session:
         return query.run_details(session, run)
 
 
 def metrics(run: str, key: str | None = None, workspace: str | None = None):  # type: ignore[no-untyped-def]
     """The full metric history of one run as a DataFrame (key, step, value, ts)."""
     ws = Workspace.find_at(workspace) if workspace else None
-    with query.catalog(ws) as session:
+    with query.catalog(ws, stale_ok=True) as session:
         return query.metric_history(session, query.resolve_run(session, run), key)
 
 
 def sql(statement: str, workspace: str | None = None):  # type: ignore[no-untyped-def]
     """Run one read-only SELECT over the views ``runs``, ``params``, ``metrics``, ``artifacts``."""
     ws = Workspace.find_at(workspace) if workspace else None
-    with query.catalog(ws) as session:
+    with query.catalog(ws, stale_ok=True) as session:
         return session.user_query(statement)
 
 
@@ -171,7 +171,8 @@ def sweep(notebook: str, space: Any, *, method: str | None = None, random_n: int
           seed: int | None = None, max_runs: int | None = None, concurrency: int = 2,
           gpus: float = 0, executor: str = "local", objective: Any = "val_acc:max",
           early_stop: Any = None, name: str | None = None, ray_address: str | None = None,
-          project: str | None = None, wait: bool = False, workspace: str | None = None):  # type: ignore[no-untyped-def]
+          project: str | None = None, wait: bool = False, workspace: str | None = None,
+          fresh_kernel: bool = False):  # type: ignore[no-untyped-def]
     """Run ``notebook`` over a parameter space; returns the :class:`~.sweeps.Sweep` at once.
 
     ``space`` maps parameter names to a list of choices (``{"lr": [1e-3, 1e-4]}``), a range as
@@ -180,6 +181,7 @@ def sweep(notebook: str, space: Any, *, method: str | None = None, random_n: int
     ``"metric:max"`` or ``"metric:min"``; ``early_stop`` is ``"median"``, ``"asha"`` or a rule
     with options (``jupyter_dlbench.sweeps.MedianStop(warmup_steps=5)``). Trials run in the
     background so the kernel stays usable; ``wait=True`` blocks with a progress bar.
+    Each trial reuses the previous trial's kernel (namespace reset) unless ``fresh_kernel=True``.
     """
     from .sweeps import parse_spec, spec_from_dict, start_sweep
 
@@ -188,5 +190,6 @@ def sweep(notebook: str, space: Any, *, method: str | None = None, random_n: int
     ws = Workspace.find_at(workspace) if workspace else None
     handle = start_sweep(ws, notebook, spec, concurrency=concurrency, gpus=gpus, executor=executor,
                          objective=objective, early_stop=early_stop, name=name,
-                         ray_address=ray_address, project=project, background=True)
+                         ray_address=ray_address, project=project, background=True,
+                         fresh_kernel=fresh_kernel)
     return handle.wait() if wait else handle

@@ -120,3 +120,19 @@ class StorageFull(WorkspaceError):
 
     code = "storage_full"
     http_status = 507
+
+
+class RayAddressNotAllowed(DlbenchError):
+    """A Ray address outside the configured allow-list (``DLBENCH_RAY_ALLOWED_ADDRESSES``)."""
+
+    code = "ray_address_not_allowed"
+    http_status = 403
+    field = "ray_address"
+
+
+class CatalogStale(UserWarning):
+    """A read answered from the catalog as it was, without the newest journal records.
+
+    Ingesting them needs to write the catalog, which a full disk refuses; the records stay
+    safe in their run journals and the first read after space is freed folds them in.
+    """

@@ -1,4 +1,5 @@
-"""Scenario 3, ours: list/compare over a workspace built by ``setup`` (argv: setup|query HOME N STEPS).
+"""Scenario 3, ours: list/compare over a workspace built by ``setup``
+(argv: setup|query HOME N STEPS [CURVE_RUNS, default 100]).
 
 setup writes N run journals in the real on-disk format and folds them into the catalog (not
 timed: it stands for runs logged over weeks); query times what a user waits for.
@@ -48,9 +49,9 @@ def setup(home: Path, n_runs: int, steps: int) -> None:
         ingest(ws, s)
 
 
-def timed_queries(home: Path, n_runs: int) -> None:
+def timed_queries(home: Path, n_runs: int, curve_runs: int = 100) -> None:
     ws = Workspace.find_at(home)
-    ids = [f"bench-{i:06d}" for i in range(0, n_runs, max(1, n_runs // 100))][:100]
+    ids = [f"bench-{i:06d}" for i in range(0, n_runs, max(1, n_runs // curve_runs))][:curve_runs]
     times = []
     for _ in range(6):  # the first is a fresh process (CLI); the rest a warm one (the server)
         t0 = time.perf_counter()
@@ -77,4 +78,4 @@ if __name__ == "__main__":
         setup(home, n, steps)
         emit(setup_s=time.perf_counter() - t0)
     else:
-        timed_queries(home, n)
+        timed_queries(home, n, *map(int, sys.argv[5:6]))

@@ -8,7 +8,6 @@ from typing import Any
 
 from .. import data
 from ..store import Workspace
-from ..tracking import query
 from .output import frame_records, print_json, print_table
 
 
@@ -210,6 +209,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
         from ..errors import InvalidInput
 
         raise InvalidInput(f"--grace must be a number of seconds >= 0, got {args.grace}")
+    from ..tracking import query  # numpy and Arrow: only the commands that read runs load them
+
     ws = _ws(args)
     with query.catalog(ws) as session:  # fold run journals in first: their artifacts count
         report = data.gc(ws, session, dry_run=args.dry_run, grace_s=args.grace)
@@ -229,6 +230,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_used_by(args: argparse.Namespace) -> int:
+    from ..tracking import query
+
     name, version = data.parse_ref(args.ref)
     ws = _ws(args)
     with query.catalog(ws) as session:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import data
-from ..data.checks import check
 from ..data.clean import DEFAULT_DROP, DROP_KINDS, clean_version
 from ..errors import InvalidInput
 from ..store import Workspace
@@ -43,6 +42,8 @@ def _ws(args: argparse.Namespace) -> Workspace:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from ..data.checks import check  # loaded only here: every `dlbench data ...` registers us
+
     target = Path(args.target)
     if "@" not in args.target and target.exists():
         report = check(target, label_column=args.label)

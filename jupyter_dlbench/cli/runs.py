@@ -31,7 +31,7 @@ def workspace(args: argparse.Namespace) -> Workspace:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    with query.catalog(workspace(args)) as session:
+    with query.catalog(workspace(args), stale_ok=True) as session:
         frame = query.runs_frame(session, project=args.project, where=args.where)
     if args.limit and args.limit > 0:
         frame = frame.head(args.limit)
@@ -48,7 +48,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    with query.catalog(workspace(args)) as session:
+    with query.catalog(workspace(args), stale_ok=True) as session:
         info = query.run_details(session, args.run)
     if args.json:
         print_json(info)

@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    with query.catalog(workspace(args)) as session:
+    with query.catalog(workspace(args), stale_ok=True) as session:
         frame = session.user_query(args.statement)
     if args.json:
         print_json(frame_records(frame))

@@ -46,6 +46,9 @@ def register(sub: Any) -> None:
     p.add_argument("--objective", default="val_acc:max", metavar="METRIC:max|min",
                    help="the metric to optimise (default val_acc:max)")
     p.add_argument("--early-stop", choices=["median", "asha"], help="stop clearly bad trials early")
+    p.add_argument("--fresh-kernel", action="store_true",
+                   help="start a new kernel for every trial (default: a trial reuses the previous "
+                        "trial's kernel with its namespace reset, which saves a kernel start)")
     p.add_argument("--name")
     p.add_argument("--project")
     p.add_argument("--dry-run", action="store_true", help="print the trials and run nothing")
@@ -119,7 +122,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep = start_sweep(workspace(args), args.notebook, spec, concurrency=args.concurrency,
                         gpus=args.gpus, executor=args.executor, objective=args.objective,
                         early_stop=args.early_stop, name=args.name, ray_address=args.ray_address,
-                        project=args.project, background=not args.no_wait, detach=args.no_wait)
+                        project=args.project, background=not args.no_wait, detach=args.no_wait,
+                        fresh_kernel=args.fresh_kernel)
     return _follow(sweep, args)
 
 

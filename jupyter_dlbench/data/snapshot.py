@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import blake3
 
@@ -44,8 +45,7 @@ class SnapshotStats:
     objects_written: int
 
 
-@dataclass(frozen=True)
-class _Found:
+class _Found(NamedTuple):  # a tuple: one is made per file, and a frozen dataclass costs 3x more
     rel: str
     abspath: str
     key: StatKey
@@ -107,9 +107,38 @@ def scan(path: Path, skip: Path | None = None) -> tuple[list[_Found], dict[str, 
     return files, links, False
 
 
+def _umask_hides_read() -> bool:
+    """Whether the umask removes read bits (then objects need an fchmod to be exactly 0o444).
+
+    Read from /proc (setting the umask to learn it would race with other threads); where that
+    is unavailable, assume it does, which only costs the fchmod.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return bool(int(line.split()[1], 8) & 0o444)
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
+
+
+_FCHMOD = _umask_hides_read()
+
+
 def _new_tmp(objects: ObjectStore) -> tuple[int, str]:
+    """A new temp file, created read-only: the fd we hold may still write, and one syscall per
+    object (the fchmod) is saved unless the umask strips read bits."""
     name = f"{objects.root}/.tmp-{os.getpid()}-{next(_tmp_counter)}"
-    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), name
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    if _FCHMOD:
+        try:
+            os.fchmod(fd, 0o444)
+        except BaseException:
+            os.close(fd)
+            os.unlink(name)
+            raise
+    return fd, name
 
 
 def write_object(objects: ObjectStore, oid: str, data: bytes | memoryview) -> str:
@@ -124,7 +153,6 @@ def write_object(objects: ObjectStore, oid: str, data: bytes | memoryview) -> st
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fchmod(fd, 0o444)
     except BaseException:
         os.close(fd)
         os.unlink(tmp)
@@ -133,23 +161,61 @@ def write_object(objects: ObjectStore, oid: str, data: bytes | memoryview) -> st
     return tmp
 
 
+def _start_writeback() -> Callable[[int, int, int], None]:
+    """``sync_file_range(fd, offset, n, SYNC_FILE_RANGE_WRITE)`` where Linux has it, else a no-op.
+
+    It only starts writing those pages to disk, without waiting: the sync before publishing
+    then finds a big object mostly written already instead of writing all of it at the end.
+    """
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return lambda fd, offset, n: None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+
+    def start(fd: int, offset: int, n: int) -> None:
+        fn(fd, offset, n, 2)  # SYNC_FILE_RANGE_WRITE; a failure only means the sync does it later
+
+    return start
+
+
+_writeback = _start_writeback()
+
+
+def _write_chunk(fd: int, chunk: bytes, offset: int) -> None:
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view):]
+    _writeback(fd, offset, len(chunk))
+
+
 def _store_large(objects: ObjectStore, src_fd: int) -> tuple[str, int, str | None]:
-    """Stream a big file into a temp object while hashing (read once, never held in memory)."""
+    """Stream a big file into a temp object while hashing (read once, never held in memory).
+
+    Each chunk is written by a helper thread while this one hashes it and reads the next, so
+    a big file costs about max(read + hash, write) rather than their sum. The bytes written are
+    the bytes hashed (the same buffer), and at most two chunks are in memory.
+    """
     fd, tmp = _new_tmp(objects)
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
     size = 0
+    writer = ThreadPoolExecutor(max_workers=1)
     try:
+        in_flight = None
         while chunk := os.read(src_fd, CHUNK):
+            if in_flight is not None:
+                in_flight.result()
+            in_flight = writer.submit(_write_chunk, fd, chunk, size)
             hasher.update(chunk)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view):]
             size += len(chunk)
-        os.fchmod(fd, 0o444)
+        if in_flight is not None:
+            in_flight.result()
     except BaseException:
+        writer.shutdown(wait=True, cancel_futures=True)
         os.close(fd)
         os.unlink(tmp)
         raise
+    writer.shutdown()
     os.close(fd)
     oid = hasher.hexdigest()
     if os.path.exists(_object_path(objects, oid)):
@@ -287,11 +353,26 @@ def snapshot(objects: ObjectStore, path: str | os.PathLike[str], cache: StatCach
     return Manifest(entries), stats
 
 
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, show: bool) -> Any:
+    """A tqdm bar on a terminal; otherwise a no-op, so scripts do not import tqdm (and asyncio)."""
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="hashing", leave=False)
+
+
 def _hash_all(objects: ObjectStore, todo: list[_Found], entries: dict[str, Entry], pending: dict[str, str],
               workers: int, progress: bool, store: Callable[[ObjectStore, _Found], tuple[str, int, str | None]],
               ) -> int:
-    from tqdm.auto import tqdm
-
     try:
         objects.root.mkdir(parents=True, exist_ok=True)
     except PermissionError as e:
@@ -310,8 +391,7 @@ def _hash_all(objects: ObjectStore, todo: list[_Found], entries: dict[str, Entry
             out.append((f, oid, size, tmp))
         return out
 
-    bar = tqdm(total=sum(f.key[0] for f in todo), unit="B", unit_scale=True, unit_divisor=1024,
-               desc="hashing", disable=not (progress and sys.stderr.isatty()), leave=False)
+    bar = _progress_bar(sum(f.key[0] for f in todo), progress and sys.stderr.isatty())
     hashed = 0
     pool = ThreadPoolExecutor(max_workers=workers)
     try:

@@ -54,6 +54,7 @@ class JobSpec:
     sweep_id: str | None = None
     rerun_of: str | None = None
     submitted_at: float = field(default_factory=time.time)
+    reuse_kernel: bool = False  # a sweep trial may run on the kernel of the previous trial
 
 
 @dataclass

@@ -11,11 +11,15 @@ into the real workspace.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
+from .. import settings
 from ..errors import DlbenchError
+from .ray_policy import check_ray_address, parse_ray_address
 
 
 class RayUnavailable(DlbenchError):
@@ -31,7 +35,7 @@ def _execute_remote(nb_bytes: bytes, params: dict[str, Any], kernel_name: str, r
 
     import papermill
 
-    from .remote_data import ObjectProxy
+    from .remote_data import JournalShipper, ObjectProxy
 
     with tempfile.TemporaryDirectory(prefix="dlbench-ray-") as tmp:
         root = Path(tmp) / ".dlbench"
@@ -49,6 +53,8 @@ def _execute_remote(nb_bytes: bytes, params: dict[str, Any], kernel_name: str, r
         proxy = ObjectProxy(objects_actor, Path(tmp)) if objects_actor is not None else None
         if proxy is not None:
             os.environ.update(proxy.env())
+        journal = run_dir / "journal.dlj"
+        shipper = JournalShipper(objects_actor, journal, len(journal_head)) if objects_actor is not None else None
         error: dict[str, Any] | None = None
         try:
             papermill.execute_notebook(str(nb_path), str(out_path), parameters=params,
@@ -62,6 +68,8 @@ def _execute_remote(nb_bytes: bytes, params: dict[str, Any], kernel_name: str, r
         finally:
             if proxy is not None:
                 proxy.close()
+            if shipper is not None:
+                shipper.close()
         objects = {}
         for fan in (root / "objects").iterdir():
             if fan.is_dir():
@@ -85,11 +93,18 @@ class RayJob:
     """One submitted task; ``wait`` returns its result dict, ``cancel`` stops it."""
 
     def __init__(self, address: str | None, num_gpus: float, num_cpus: float, retries: int) -> None:
-        target = address or os.environ.get("RAY_ADDRESS") or "auto"
-        if target.split(":")[0] in ("127.0.0.1", "localhost", "auto"):
+        # checked again here: the job may predate the setting, or RAY_ADDRESS be set only here
+        target = check_ray_address(address)
+        if parse_ray_address(target)[0] in ("127.0.0.1", "localhost", "::1", "auto", "local"):
             # a loopback cluster: without this Ray swaps 127.0.0.1 for the machine's other
-            # address, which may be unreachable (MACHINE-NOTES §5); read at import, so set first
+            # address, which may be unreachable, and a head we start listens on every
+            # interface (MACHINE-NOTES §5); read at import, so set first
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        if target == "local" and not any(os.environ.get(k) for k in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")):
+            # the head we start requires a token (Ray's default for a new local cluster), but
+            # one of its own: Ray would otherwise write ~/.ray/auth_token, which every later
+            # `ray start --head` of this user then enforces on clients that lack it
+            os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
         try:
             import ray
         except ImportError:
@@ -98,14 +113,19 @@ class RayJob:
         _check_reachable(target)
         try:
             if not ray.is_initialized():
+                # `local` starts a head in this process: on loopback only, never reachable
+                # from other machines
+                loopback = {"_node_ip_address": "127.0.0.1"} if target == "local" else {}
                 ray.init(address=target, include_dashboard=False, logging_level="ERROR",
-                         log_to_driver=False)
+                         log_to_driver=False, **loopback)
         except Exception as e:  # noqa: BLE001 - Ray raises many types for "cannot connect"
             raise RayUnavailable(f"cannot reach the Ray cluster at {target!r}: {str(e).strip()[:300]}") from None
         self._remote = ray.remote(_execute_remote).options(
             num_gpus=num_gpus, num_cpus=num_cpus, max_retries=retries, retry_exceptions=False)
         self._ref: Any = None
         self._objects: Any = None
+        self._target = target
+        self.lost = False  # the cluster's head stopped answering while the job ran
 
     def start_object_service(self, ws: Any, job_id: str) -> Any:
         """The actor serving the workspace's datasets to this job (on this node)."""
@@ -119,6 +139,9 @@ class RayJob:
 
     def wait(self, poll: float, should_cancel: Any) -> dict[str, Any]:
         ray = self._ray
+        head = _gcs_address(ray)
+        lost_after = settings.ray_lost_after()
+        down_since: float | None = None
         while True:
             ready, _ = ray.wait([self._ref], timeout=poll)
             if ready:
@@ -127,13 +150,31 @@ class RayJob:
                 except ray.exceptions.TaskCancelledError:
                     return {"cancelled": True}
                 except ray.exceptions.RayError as e:
+                    # the task's node died: with the head gone too, the whole cluster was lost
+                    if head is not None and not _answers_within(head, lost_after):
+                        return self._lost(head, lost_after)
                     return {"error": {"type": type(e).__name__, "text": _ray_reason(e)}}
+            if head is not None:
+                # Ray itself only notices a dead head after 60 s, and then ends this process
+                # without a word (rpc_client.h: "Failed to connect to GCS ... will terminate")
+                if _answers(head):
+                    down_since = None
+                elif down_since is None:
+                    down_since = time.monotonic()
+                elif time.monotonic() - down_since >= lost_after:
+                    return self._lost(head, lost_after)
             if should_cancel():
                 ray.cancel(self._ref, force=True)
 
+    def _lost(self, head: str, lost_after: float) -> dict[str, Any]:
+        self.lost = True
+        return {"error": {"type": "RayClusterLost", "text": (
+            f"lost the Ray cluster at {self._target!r}: its head ({head}) stopped answering "
+            f"while the job ran (no answer for {lost_after:g} s)")}}
+
     def close(self) -> None:
         try:
-            if self._objects is not None:
+            if self._objects is not None and not self.lost:  # a dead head cannot kill actors
                 self._ray.kill(self._objects)
             self._ray.shutdown()
         except Exception:  # noqa: BLE001
@@ -153,6 +194,34 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         raise RayUnavailable(
             f"cannot reach the Ray cluster at {address!r}: {e.strerror or e}; start one with "
             "`ray start --head` or pass --ray-address") from None
+
+
+def _gcs_address(ray: Any) -> str | None:
+    """HOST:PORT of the cluster head's GCS, or None where it cannot be known (Ray Client)."""
+    try:
+        address = ray.get_runtime_context().gcs_address
+    except Exception:  # noqa: BLE001 - older Ray, or a ray:// client connection
+        return None
+    host, _, port = str(address or "").rpartition(":")
+    return address if host and port.isdigit() else None
+
+
+def _answers_within(address: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not _answers(address):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def _answers(address: str, timeout: float = 2.0) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def _ray_reason(e: BaseException) -> str:

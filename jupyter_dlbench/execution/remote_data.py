@@ -50,10 +50,31 @@ def node_cache() -> Workspace:
 # -- the workspace side (a Ray actor on the runner's node) ---------------------------------
 
 class WorkspaceObjects:
-    """Serves one workspace's datasets to the remote side of one job."""
+    """Serves one workspace's datasets to the remote side of one job, and keeps the journal
+    records the job has written so far (``ship_journal``)."""
 
-    def __init__(self, workspace_root: str) -> None:
+    def __init__(self, workspace_root: str, job_id: str | None = None) -> None:
         self.ws = Workspace.find_at(workspace_root)
+        self.job_id = job_id
+
+    def ship_journal(self, attempt: str, offset: int, data: bytes) -> int:
+        """Store complete journal records of one remote attempt beside the job, from ``offset``.
+
+        The run's own journal gets the records only when the task returns; these copies let
+        the runner keep what was logged when the task never returns (its worker, node or the
+        whole cluster lost). One file per attempt, so a Ray retry never duplicates points.
+        """
+        path = shipped_journal_path(self.ws, self.job_id or "", attempt)
+        with open(path, "ab+") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size < offset:
+                raise RemoteDataError(f"journal records of job {self.job_id} arrived with a gap "
+                                      f"({size} bytes kept, next part starts at {offset})")
+            if size > offset:  # a part sent again after its answer was lost
+                f.truncate(offset)
+            f.write(data)
+            f.flush()
+        return offset + len(data)
 
     def resolve(self, name: str, version: str) -> tuple[dict[str, Any], bytes]:
         from .. import data
@@ -97,11 +118,65 @@ def start_actor(ws: Workspace, job_id: str) -> tuple[Any, str]:
     actor = ray.remote(WorkspaceObjects).options(
         name=name, num_cpus=0, max_concurrency=4,
         scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False),
-    ).remote(str(ws.root))
+    ).remote(str(ws.root), job_id)
     return actor, name
 
 
-# -- the node side (a thread in the Ray task's process) ------------------------------------
+def shipped_journal_path(ws: Workspace, job_id: str, attempt: str) -> Path:
+    from .jobs import JobStore
+
+    return JobStore(ws).dir(job_id) / f"remote-journal-{attempt}.dlj"
+
+
+def take_shipped_journal(ws: Workspace, job_id: str) -> bytes:
+    """The records the job's latest remote attempt shipped, and forget every attempt's copy."""
+    from .jobs import JobStore
+
+    parts = sorted(JobStore(ws).dir(job_id).glob("remote-journal-*.dlj"), key=lambda p: p.stat().st_mtime)
+    data = parts[-1].read_bytes() if parts else b""
+    for part in parts:
+        part.unlink(missing_ok=True)
+    return data
+
+
+# -- the node side (threads in the Ray task's process) -------------------------------------
+
+class JournalShipper:
+    """Sends the remote run journal's new complete records to the actor every ``interval``
+    seconds, so that losing the task (or the cluster) loses at most the last interval."""
+
+    def __init__(self, actor: Any, journal: Path, start: int, interval: float = 0.5) -> None:
+        self.actor, self.journal, self.start, self.interval = actor, journal, start, interval
+        self.attempt = secrets.token_hex(6)
+        self.sent = start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="dlbench-journal-ship", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.ship()
+            except Exception:  # noqa: BLE001 - the actor is gone: the result still carries all
+                return
+
+    def ship(self) -> None:
+        import ray
+
+        from ..tracking.journal import read_journal
+
+        end = read_journal(self.journal, self.sent).end  # complete records only
+        if end > self.sent:
+            with open(self.journal, "rb") as f:
+                f.seek(self.sent)
+                data = f.read(end - self.sent)
+            ray.get(self.actor.ship_journal.remote(self.attempt, self.sent - self.start, data), timeout=30)
+            self.sent = end
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=35)
+
 
 class ObjectProxy:
     """Answers the kernel's requests on a Unix socket, fetching through the actor."""

@@ -10,6 +10,7 @@ from ..errors import InvalidInput
 from ..store import Workspace
 from .jobs import EXECUTORS, JobSpec, JobState, JobStore, new_job_id
 from .notebooks import coerce_parameters, read_parameters
+from .ray_policy import check_ray_address
 from .resources import check_gpu_request
 
 
@@ -31,17 +32,21 @@ def submit_notebook(
     sweep_id: str | None = None,
     rerun_of: str | None = None,
     snapshot_oid: str | None = None,
+    reuse_kernel: bool = False,
 ) -> JobState:
     """Validate params against the notebook's ``parameters`` cell and queue a job.
 
     The notebook is snapshotted now: later edits to the file do not change what the job runs,
-    and a rerun uses the same snapshot.
+    and a rerun uses the same snapshot. ``reuse_kernel`` (sweep trials) lets a runner run the
+    job on the kept kernel of the previous trial of the same sweep, namespace reset.
     """
     if "\x00" in str(notebook):
         raise InvalidInput("the notebook path contains a NUL byte")
     path = Path(notebook).expanduser().absolute()
     if executor not in EXECUTORS:
         raise InvalidInput(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    if executor == "ray" or ray_address:  # refused before anything is stored or queued
+        check_ray_address(ray_address)
     if snapshot_oid is None:
         try:
             exists = path.is_file()
@@ -68,5 +73,6 @@ def submit_notebook(
     spec = JobSpec(job_id=new_job_id(), notebook=str(path), snapshot_oid=oid, params=coerced,
                    executor=executor, gpus=gpus, cpus=float(cpus), retries=int(retries),
                    project=project, name=name, kernel_name=kernel_name, timeout_s=timeout_s,
-                   ray_address=ray_address, sweep_id=sweep_id, rerun_of=rerun_of)
+                   ray_address=ray_address, sweep_id=sweep_id, rerun_of=rerun_of,
+                   reuse_kernel=bool(reuse_kernel and sweep_id and executor == "local"))
     return JobStore(ws).submit(spec)

@@ -58,7 +58,7 @@ def cmd_sweep(args: argparse.Namespace, user_ns: Mapping[str, Any]) -> Any:
     sweep = start_sweep(workspace(args.workspace), notebook, spec, concurrency=args.concurrency,
                         gpus=args.gpus, executor=args.executor, objective=args.objective,
                         early_stop=args.early_stop, name=args.name, ray_address=args.ray_address,
-                        project=args.project, background=True)
+                        project=args.project, background=True, fresh_kernel=args.fresh_kernel)
     progress = _show_progress(sweep)
     if not args.wait:
         return None

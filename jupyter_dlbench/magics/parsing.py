@@ -128,6 +128,8 @@ def _add_sweep(sub: Any) -> MagicArgumentParser:
                    help="the logged metric to optimise and its direction (default val_acc:max)")
     p.add_argument("--early-stop", choices=["median", "asha"],
                    help="stop trials whose intermediate objective lags the others")
+    p.add_argument("--fresh-kernel", action="store_true",
+                   help="a new kernel for every trial (default: reuse the previous trial's, reset)")
     p.add_argument("--max-runs", type=_positive_int, metavar="N", help="at most N trials")
     p.add_argument("--name", help="a name for the sweep")
     p.add_argument("--project", help="the project its runs are recorded under")

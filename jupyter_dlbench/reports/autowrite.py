@@ -36,17 +36,32 @@ def write_sweep_report(ws: Workspace, sweep_id: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jupyter_dlbench.reports.autowrite")
-    parser.add_argument("target", metavar="RUN_ID")
+    parser.add_argument("target", metavar="RUN_ID", nargs="?")
     parser.add_argument("--sweep", action="store_true", help="TARGET is a sweep id")
+    parser.add_argument("--stdin", action="store_true",
+                        help="write the report of every run id read from stdin, one a line, until "
+                             "end of input (a job runner's queue: the imports are paid once)")
     parser.add_argument("--workspace", required=True)
     args = parser.parse_args(argv)
     ws = Workspace.find_at(args.workspace)
-    folder = ws.root / "sweeps" / args.target if args.sweep else ws.run_dir(args.target)
+    if args.stdin:
+        code = 0
+        for line in sys.stdin:
+            if line.strip():
+                code = max(code, _write(ws, line.strip(), sweep=False))
+        return code
+    if not args.target:
+        parser.error("give a RUN_ID (or --sweep SWEEP_ID), or --stdin")
+    return _write(ws, args.target, args.sweep)
+
+
+def _write(ws: Workspace, target: str, sweep: bool) -> int:
+    folder = ws.root / "sweeps" / target if sweep else ws.run_dir(target)
     try:
-        if args.sweep:
-            write_sweep_report(ws, args.target)
+        if sweep:
+            write_sweep_report(ws, target)
         else:
-            write_run_report(args.target, workspace=ws)
+            write_run_report(target, workspace=ws)
     except Exception as e:  # noqa: BLE001 - nobody watches this process: keep the reason
         try:
             text = e.message if isinstance(e, DlbenchError) else traceback.format_exc()

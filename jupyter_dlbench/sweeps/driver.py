@@ -90,7 +90,10 @@ class Driver:
                     on_step()
                 if deadline is not None and time.monotonic() >= deadline:
                     return True
-                time.sleep(self.poll)
+                if owns:
+                    scheduler.wait(self.poll)  # wakes as soon as a trial's runner is free
+                else:
+                    time.sleep(self.poll)
             return True
         except Exception as e:
             self.store.append(self.sweep.id, {"t": "error", "message": f"{type(e).__name__}: {e}"})
@@ -140,7 +143,7 @@ class Driver:
             job = submit_notebook(
                 sweep.ws, meta.notebook, params, executor=meta.executor, gpus=meta.gpus,
                 project=meta.project, name=f"{meta.name}#{n}", ray_address=meta.ray_address,
-                sweep_id=sweep.id, snapshot_oid=meta.snapshot_oid)
+                sweep_id=sweep.id, snapshot_oid=meta.snapshot_oid, reuse_kernel=not meta.fresh_kernel)
             self.store.append(sweep.id, {"t": "trial", "trial": n, "params": params,
                                          "job_id": job.job_id, "optuna": optuna_number})
             n, active, submitted = n + 1, active + 1, submitted + 1

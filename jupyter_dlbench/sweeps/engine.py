@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import DlbenchError, InvalidInput
 from ..execution.jobs import EXECUTORS, JobNotFound, JobState, JobStore
 from ..execution.notebooks import read_parameters
+from ..execution.ray_policy import check_ray_address
 from ..execution.resources import check_gpu_request
 from ..store import Workspace
 from .objective import MetricFollower, best_value, last_value, parse_objective
@@ -286,12 +287,15 @@ def start_sweep(ws: Workspace | None, notebook: str | Path, spec: SweepSpec | di
                 concurrency: int = 2, gpus: float = 0, executor: str = "local",
                 objective: str | tuple[str, str] | None = "val_acc:max", early_stop: Any = None,
                 name: str | None = None, ray_address: str | None = None, background: bool = True,
-                project: str | None = None, detach: bool = False) -> Sweep:
+                project: str | None = None, detach: bool = False, fresh_kernel: bool = False) -> Sweep:
     """Validate everything, record the sweep, and start driving it.
 
     ``background=True`` drives it from a thread of this process (the kernel stays usable);
     ``detach=True`` from a separate process that outlives this one (``dlbench sweep
     --no-wait``); otherwise this call blocks until the sweep is done.
+
+    Trials of a local sweep run on a kernel kept from the previous trial (namespace reset), which
+    saves a process and kernel start per trial; ``fresh_kernel=True`` starts one per trial.
     """
     ws = ws or Workspace.find()
     path = Path(notebook).expanduser().absolute()
@@ -302,6 +306,8 @@ def start_sweep(ws: Workspace | None, notebook: str | Path, spec: SweepSpec | di
         raise InvalidInput(f"concurrency must be a whole number of trials at once (1 or more), got {concurrency!r}")
     if executor not in EXECUTORS:
         raise InvalidInput(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    if executor == "ray" or ray_address:  # refused before the sweep is recorded
+        check_ray_address(ray_address)
     gpus = check_gpu_request(gpus)
     obj = parse_objective(objective)
     pruner = make_pruner(early_stop)
@@ -315,7 +321,8 @@ def start_sweep(ws: Workspace | None, notebook: str | Path, spec: SweepSpec | di
                      snapshot_oid=ws.objects.put_file(path).oid, spec=spec.to_dict(),
                      concurrency=concurrency, gpus=gpus, executor=executor, ray_address=ray_address,
                      objective=list(obj) if obj else None,
-                     early_stop=pruner.to_dict() if pruner else None, project=project)
+                     early_stop=pruner.to_dict() if pruner else None, project=project,
+                     fresh_kernel=bool(fresh_kernel))
     store = SweepStore(ws)
     store.create(meta)
     sweep = Sweep(ws, meta)

@@ -52,6 +52,7 @@ class SweepMeta:
     early_stop: dict[str, Any] | None = None
     project: str | None = None
     created_at: float = field(default_factory=time.time)
+    fresh_kernel: bool = False  # every trial starts its own kernel (no reuse between trials)
 
 
 class SweepStore:

@@ -34,7 +34,38 @@ def _run(cmd: list[str], cwd: str | None = None, timeout: float = 5.0) -> str | 
     return done.stdout if done.returncode == 0 else None
 
 
+def _installed_state() -> tuple[str, tuple[float, ...]]:
+    """What the installed packages depend on: the interpreter and its package folders' mtimes
+    (installing or removing a distribution changes its folder's mtime)."""
+    mtimes = []
+    for entry in sys.path:
+        if entry.endswith(("site-packages", "dist-packages")):
+            try:
+                mtimes.append(os.stat(entry).st_mtime)
+            except OSError:
+                continue
+    return sys.executable, tuple(mtimes)
+
+
+_cached: dict[str, tuple[Any, Any]] = {}
+
+
+def _cache(name: str, key: Any, compute: Any) -> Any:
+    """Per-process memo of a capture that cannot change while ``key`` stays the same: a job
+    runner serving many jobs, or a kernel reused across sweep trials, captures once."""
+    hit = _cached.get(name)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    value = compute()
+    _cached[name] = (key, value)
+    return value
+
+
 def environment() -> dict[str, Any]:
+    return dict(_cache("environment", _installed_state(), _environment))
+
+
+def _environment() -> dict[str, Any]:
     from importlib import metadata
 
     packages: dict[str, str] = {}
@@ -53,6 +84,10 @@ def environment() -> dict[str, Any]:
 
 def installed_packages() -> str:
     """``name==version`` lines of every installed distribution (a pip-freeze equivalent)."""
+    return str(_cache("packages", _installed_state(), _installed_packages))
+
+
+def _installed_packages() -> str:
     from importlib import metadata
 
     lines = sorted(
@@ -96,7 +131,8 @@ def hardware() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cpu_model": platform.processor() or platform.machine(),
         "memory_bytes": psutil.virtual_memory().total,
-        "gpus": gpus(),
+        # the GPUs of a machine do not change under a running process; nvidia-smi costs ~0.1 s
+        "gpus": [dict(g) for g in _cache("gpus", "torch" in sys.modules, gpus)],
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
     }
 

@@ -141,20 +141,32 @@ def ingest(ws: Workspace, session: CatalogSession, run_ids: list[str] | None = N
     report = IngestReport()
     if not session.writable:
         return report
-    state = {r[0]: (r[1], r[2]) for r in session.execute(
-        "SELECT run_id, offset_bytes, records FROM journal_state")}
-    offsets = {k: v[0] for k, v in state.items()}
     open_runs = {r[0] for r in session.execute("SELECT run_id FROM run_rows WHERE NOT closed")}
     try:
         names = [e.name for e in os.scandir(ws.runs_dir) if e.is_dir() and not e.name.startswith(".")]
     except FileNotFoundError:
         names = []
-    todo = [n for n in names if n not in offsets or n in open_runs]
     if run_ids is not None:
         wanted = set(run_ids)
-        todo = [n for n in todo if n in wanted]
+        names = [n for n in names if n in wanted]
+    # folders the catalog has never read, found inside DuckDB: on every read of a workspace
+    # with 10,000 runs, fetching all journal offsets into Python cost more than this join
+    folders = _utf8_array(names, pa.string())
+    session.register("_folder_names", pa.table({"run_id": folders}))
+    try:
+        unseen = {r[0] for r in session.execute(
+            "SELECT f.run_id FROM _folder_names f ANTI JOIN journal_state j USING (run_id)")}
+    finally:
+        session.unregister("_folder_names")
+    if len(unseen) and folders.to_pylist() != names:  # a name stored in its escaped form
+        unseen = {n for n, stored in zip(names, folders.to_pylist(), strict=True) if stored in unseen}
+    todo = [n for n in names if n in unseen or n in open_runs]
     if not todo:
         return report
+    state = {r[0]: (r[1], r[2]) for r in session.execute(
+        "SELECT run_id, offset_bytes, records FROM journal_state WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+        [_utf8_array(todo, pa.string()).to_pylist()])}
+    offsets = {k: v[0] for k, v in state.items()}
     existing = {}
     if any(n in offsets for n in todo):
         cols = ", ".join(RUN_COLUMNS)
@@ -230,12 +242,25 @@ def _write(session: CatalogSession, fold: _Fold, report: IngestReport) -> None:
         if fold.runs:
             rows = [tuple(r.get(c) for c in RUN_COLUMNS) for r in fold.runs.values()]
             session.insert_arrow("run_rows", _rows_table(RUN_COLUMNS, rows, RUN_TYPES), RUN_COLUMNS, replace=True)
+            # after params and metrics: the summaries are computed from their rows
+            refresh_run_summary(session, list(fold.runs))
         if fold.offsets:
             cols = ["run_id", "offset_bytes", "records", "dropped_bytes"]
             rows = [(k, *v) for k, v in fold.offsets.items()]
             session.insert_arrow("journal_state", _rows_table(cols, rows, {
                 "offset_bytes": pa.int64(), "records": pa.int64(), "dropped_bytes": pa.int64()}),
                 cols, replace=True)
+
+
+def refresh_run_summary(session: CatalogSession, run_ids: list[str] | None = None) -> None:
+    """Recompute the per-run summaries that the runs table reads (``run_summary``: params and
+    last/min/max metric values as maps) from param_rows and metric_summary, for ``run_ids`` or
+    every run. Ingest calls it for the runs it touched; code that writes those rows itself (bulk
+    fixtures) calls it after, or its runs are listed without params and metrics."""
+    if run_ids is None:
+        run_ids = [r[0] for r in session.execute("SELECT run_id FROM run_rows")]
+    session.execute("DELETE FROM run_summary WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [run_ids])
+    session.execute(_RUN_SUMMARY_INSERT, [run_ids])
 
 
 def _rows_table(columns: list[str], rows: list[tuple[Any, ...]], types: dict[str, pa.DataType]) -> pa.Table:
@@ -290,4 +315,23 @@ FROM (
     FROM new_metrics GROUP BY run_id, key
 ) b
 LEFT JOIN metric_summary s ON s.run_id = b.run_id AND s.key = b.key
+"""
+
+# the same rows as migration 004 fills in, for the runs an ingest touched (recomputed from
+# param_rows and metric_summary, so an ingest that is redone writes the same summary)
+_RUN_SUMMARY_INSERT = """
+INSERT INTO run_summary
+SELECT r.run_id, p.param_num, p.param_text, m.metric_last, m.metric_min, m.metric_max
+FROM (SELECT DISTINCT unnest($1::VARCHAR[]) AS run_id) r
+LEFT JOIN (
+    SELECT run_id, map_from_entries(list((key, value_num))) AS param_num,
+           map_from_entries(list((key, value))) AS param_text
+    FROM param_rows WHERE run_id IN (SELECT unnest($1::VARCHAR[])) GROUP BY run_id
+) p USING (run_id)
+LEFT JOIN (
+    SELECT run_id, map_from_entries(list((key, last_value))) AS metric_last,
+           map_from_entries(list((key, min_value))) AS metric_min,
+           map_from_entries(list((key, max_value))) AS metric_max
+    FROM metric_summary WHERE run_id IN (SELECT unnest($1::VARCHAR[])) GROUP BY run_id
+) m USING (run_id)
 """

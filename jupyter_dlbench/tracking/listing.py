@@ -40,6 +40,8 @@ class RunListing:
         self._open: list[str] = []
         self._loaded_at = 0.0
         self.refreshes = 0  # how many times the catalog was read, for tests and benchmarks
+        # why the last table lacks the newest journal records (a full disk), or None
+        self.stale: str | None = None
 
     def frame(self) -> Any:
         """The runs DataFrame as :func:`query.runs_frame` gives it, newest first."""
@@ -51,13 +53,14 @@ class RunListing:
                 and not (self._open and time.monotonic() - self._loaded_at > self.open_max_age)
             )
             if not fresh:
-                with query.catalog(self.ws) as session:
+                with query.catalog(self.ws, stale_ok=True) as session:
                     self._frame = query.runs_frame(session)
                     self._open = [r[0] for r in session.execute(
                         "SELECT run_id FROM run_rows WHERE NOT closed ORDER BY run_id")]
+                    self.stale = session.stale
                 # journals as seen before the ingest (a write since then shows next time),
-                # the catalog file as our own write left it
-                self._signature = signature[:2] + (self._catalog_stat(),)
+                # the catalog file as our own write left it; a stale table is never reused
+                self._signature = None if self.stale else signature[:2] + (self._catalog_stat(),)
                 self._loaded_at = time.monotonic()
                 self.refreshes += 1
             return self._frame

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import AmbiguousRun, InvalidInput, QueryError, RunNotFound
+from ..errors import AmbiguousRun, CatalogStale, InvalidInput, QueryError, RunNotFound, StorageFull
 from ..store import CatalogSession, Workspace
 from .ingest import ingest
 
@@ -20,12 +21,34 @@ RUN_BASE_COLUMNS = ["run_id", "project", "name", "status", "started_at", "ended_
 
 
 @contextmanager
-def catalog(ws: Workspace | None = None, fresh: bool = True) -> Iterator[CatalogSession]:
-    """An up-to-date catalog session (ingests first unless ``fresh`` is False)."""
+def catalog(ws: Workspace | None = None, fresh: bool = True,
+            stale_ok: bool = False) -> Iterator[CatalogSession]:
+    """An up-to-date catalog session (ingests first unless ``fresh`` is False).
+
+    ``stale_ok`` is for reads that only look: when the disk is full, so that new journal
+    records cannot be ingested, the catalog is served read-only as it is instead of failing,
+    with a :class:`CatalogStale` warning (its text also in ``session.stale``). Callers that
+    act on what the catalog says (``data gc`` deletes what nothing references) must not set it.
+    """
     ws = ws or Workspace.find()
-    with ws.catalog.session(write=True) as session:
-        if fresh:
-            ingest(ws, session)
+    entered = False
+    try:
+        with ws.catalog.session(write=True) as session:
+            if fresh:
+                ingest(ws, session)
+            entered = True
+            yield session
+        return
+    except StorageFull as e:
+        if entered or not stale_ok or not ws.catalog.exists():
+            raise
+        full = e
+    message = (f"newer run records could not be ingested into the catalog, so this shows the "
+               f"catalog as it was: {full.message}. The records are safe in their run journals "
+               "and are shown by the first read after space is freed")
+    warnings.warn(CatalogStale(message), stacklevel=3)
+    with ws.catalog.session(write=False) as session:
+        session.stale = message
         yield session
 
 
@@ -57,25 +80,28 @@ def runs_frame(session: CatalogSession, project: str | None = None, where: str |
         "GROUP BY key ORDER BY key")
     metric_keys = [r[0] for r in session.execute(
         "SELECT DISTINCT key FROM metric_summary ORDER BY key") if include_system or not r[0].startswith("sys/")]
-    p_fields = [
-        f"{_quote(k)} := max({'value_num' if numeric else 'value'}) FILTER (WHERE key = {_sql_str(k)})"
-        for k, numeric in param_keys
-    ]
-    m_fields = []
-    for k in metric_keys:
-        cond = f"FILTER (WHERE key = {_sql_str(k)})"
-        m_fields.append(f"{_quote(k)} := max(last_value) {cond}")
-        m_fields.append(f"{_quote(k + '.min')} := max(min_value) {cond}")
-        m_fields.append(f"{_quote(k + '.max')} := max(max_value) {cond}")
+    # run_summary holds each run's params and metric summaries as maps (kept by ingest), so
+    # this is one row per run; the structs keep ``params.lr`` working in ``where``, and the
+    # outer projection takes their fields out as plain columns inside DuckDB
+    p_fields = [f"{_quote(k)} := s.{'param_num' if numeric else 'param_text'}[{_sql_str(k)}]"
+                for k, numeric in param_keys]
+    m_fields = [f"{_quote(k + suffix)} := s.{column}[{_sql_str(k)}]"
+                for k in metric_keys
+                for suffix, column in (("", "metric_last"), (".min", "metric_min"), (".max", "metric_max"))]
     p_struct = f"struct_pack({', '.join(p_fields)})" if p_fields else "NULL"
     m_struct = f"struct_pack({', '.join(m_fields)})" if m_fields else "NULL"
+    names = [f"params.{k}" for k, _ in param_keys]
+    fields = [f"struct_extract(params, {_sql_str(k)})" for k, _ in param_keys]
+    for k in metric_keys:
+        for suffix in ("", ".min", ".max"):
+            names.append(f"metrics.{k}{suffix}")
+            fields.append(f"struct_extract(metrics, {_sql_str(k + suffix)})")
     base = ", ".join(f"r.{c}" for c in RUN_BASE_COLUMNS)
+    outer = ", ".join([*RUN_BASE_COLUMNS, *(f"{f} AS {_quote(n)}" for f, n in zip(fields, names, strict=True))])
     sql = f"""
-        SELECT * FROM (
-            SELECT {base}, p.params, m.metrics
-            FROM runs r
-            LEFT JOIN (SELECT run_id, {p_struct} AS params FROM param_rows GROUP BY run_id) p USING (run_id)
-            LEFT JOIN (SELECT run_id, {m_struct} AS metrics FROM metric_summary GROUP BY run_id) m USING (run_id)
+        SELECT {outer} FROM (
+            SELECT {base}, {p_struct} AS params, {m_struct} AS metrics
+            FROM runs r LEFT JOIN run_summary s USING (run_id)
             {"WHERE " + " AND ".join(filters) if filters else ""}
         )
         {f"WHERE ({where})" if where else ""}
@@ -90,25 +116,28 @@ def runs_frame(session: CatalogSession, project: str | None = None, where: str |
     except Exception as e:  # duckdb errors stay inside the store layer's types
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise QueryError(f"cannot filter runs with where={where!r}: {first}") from None
-    return _flatten(frame, [k for k, _ in param_keys], metric_keys)
+    return _nulls_as_none(session, frame, names, sql, args)
 
 
-def _flatten(frame, param_keys: list[str], metric_keys: list[str]):  # type: ignore[no-untyped-def]
-    import pandas as pd
+def _nulls_as_none(session: CatalogSession, frame, columns: list[str], sql: str,  # type: ignore[no-untyped-def]
+                   args: list[Any]):
+    """A param or metric column with no value in any listed run holds ``None`` (object dtype),
+    as it always has, rather than DuckDB's typed all-NaN column; with no run at all, every such
+    column is float64, as pandas makes an empty column.
 
-    out = frame[RUN_BASE_COLUMNS].copy()
-    extra: dict[str, Any] = {}
-    params = frame["params"] if "params" in frame else None
-    metrics = frame["metrics"] if "metrics" in frame else None
-    for k in param_keys:
-        extra[f"params.{k}"] = [p.get(k) if isinstance(p, dict) else None for p in params]
-    for k in metric_keys:
-        for suffix in ("", ".min", ".max"):
-            extra[f"metrics.{k}{suffix}"] = [
-                m.get(k + suffix) if isinstance(m, dict) else None for m in metrics]
-    if extra:
-        out = pd.concat([out.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
-    return out
+    pandas shows SQL NULL and a logged NaN alike, so a column that is all NaN in the frame is
+    counted again in DuckDB: a metric whose every listed value is a real NaN stays NaN.
+    """
+    if not len(frame):
+        return frame.astype(dict.fromkeys(columns, "float64")) if columns else frame
+    suspects = [c for c in columns if frame[c].isna().all()]
+    if suspects:
+        counts = session.execute(
+            f"SELECT {', '.join(f'count({_quote(c)})' for c in suspects)} FROM ({sql})", args)[0]
+        for c, n in zip(suspects, counts, strict=True):
+            if not n:
+                frame[c] = [None] * len(frame)
+    return frame
 
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9._-]{1,200}$")

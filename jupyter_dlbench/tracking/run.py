@@ -62,6 +62,7 @@ class Run:
         self._pending: list[bytes] = []
         self._failed: str | None = None
         self._finished = False
+        self._ending: str | None = None  # finish() began but its last flush failed: retryable
         self._output: OutputCapture | None = None
         self._hooks: list[Any] = []
         self._attached = False
@@ -280,7 +281,11 @@ class Run:
 
     def _at_exit(self) -> None:
         if not self._finished:
-            self.finish("failed" if self._failed else "finished")
+            try:
+                self.finish("failed" if self._failed else "finished")
+            except (OSError, StorageFull) as e:  # the interpreter is ending: say it, no traceback
+                print(f"dlbench: run {self.id} could not be finished: {e}; its unwritten points "
+                      "are lost and the run will show as crashed", file=sys.stderr)
 
     def __enter__(self) -> Run:
         return self
@@ -301,40 +306,73 @@ class Run:
         self._events.append({"t": "status", "status": "failed", "error": error, "ts": time.time()})
 
     def finish(self, status: str = "finished") -> None:
-        """Flush everything durably and close the run; calling it again does nothing."""
+        """Flush everything durably and close the run; calling it again does nothing.
+
+        On a full disk it raises :class:`StorageFull` and keeps every unflushed point and the
+        end record in memory, with the run's journal and liveness lock still held (the run is
+        not "crashed": this process still has its data). Call ``finish()`` again once space is
+        freed and the same records are written then; ``status`` of the retry is ignored.
+        """
         if self._finished:
             return
-        if status not in TERMINAL:
-            raise InvalidInput(f"status must be one of {', '.join(TERMINAL)}, got {status!r}")
-        if status == "finished" and self._failed:
-            status = "failed"
-        self._finished = True
-        self._blocked = True
-        self._stop.set()
-        for t in self._threads:
-            if t is not threading.current_thread():
-                t.join(timeout=30)
-        if self._output is not None:
-            self._output.uninstall()
-        self._remove_hooks()
-        self.status = status
-        # an attached kernel hands the verdict to the job runner that owns the run
-        end = {"t": "detach" if self._attached else "end", "status": status, "ts": time.time(),
-               "error": self._failed, "output_tail": self._output.tail() if self._output else ""}
-        self._events.append(end)
+        if self._ending is None:
+            if status not in TERMINAL:
+                raise InvalidInput(f"status must be one of {', '.join(TERMINAL)}, got {status!r}")
+            if status == "finished" and self._failed:
+                status = "failed"
+            self._ending = status
+            self._blocked = True
+            self._stop.set()
+            for t in self._threads:
+                if t is not threading.current_thread():
+                    t.join(timeout=30)
+            if self._output is not None:
+                self._output.uninstall()
+            self._remove_hooks()
+            self.status = status
+            # an attached kernel hands the verdict to the job runner that owns the run
+            end = {"t": "detach" if self._attached else "end", "status": status, "ts": time.time(),
+                   "error": self._failed, "output_tail": self._output.tail() if self._output else ""}
+            self._events.append(end)
         try:
             self._flush()
             if self._journal is not None:
                 self._journal.sync()
-        finally:
-            if self._journal is not None:
-                self._journal.close()
-            if self._alive_fd >= 0:
-                os.close(self._alive_fd)
-                self._alive_fd = -1
-            current.clear_current(self)
+        except (OSError, StorageFull) as e:
+            raise self._finish_failed(e) from None
+        self._finished = True
+        if self._journal is not None:
+            self._journal.close()
+        if self._alive_fd >= 0:
+            os.close(self._alive_fd)
+            self._alive_fd = -1
+        current.clear_current(self)
         if not self._attached:  # an attached kernel's runner owns the end, and the report
             self._spawn_report()
+
+    def _finish_failed(self, e: BaseException) -> StorageFull | OSError:
+        """The error ``finish()`` raises when its last flush fails; everything stays retryable.
+
+        ``atexit`` gets one more try, so a script that ends right after the failed finish
+        still writes its points if space came back meanwhile.
+        """
+        if not any(kind == "atexit" for kind, _ in self._hooks):
+            atexit.register(self._at_exit)
+            self._hooks.append(("atexit", self._at_exit))
+        kept = (f"{len(self._pending)} journal records (every point not yet written and the end "
+                "record) are kept in memory, nothing partial was written")
+        full = isinstance(e, StorageFull) or (isinstance(e, OSError) and e.errno in DISK_FULL)
+        if full:
+            where = self._journal.path if self._journal is not None else self.dir
+            error: StorageFull | OSError = StorageFull(
+                f"no space left on the disk holding {where} while finishing run {self.id}: {kept} "
+                "— free some space and call run.finish() again to write them")
+        else:
+            error = OSError(getattr(e, "errno", None),
+                            f"cannot finish run {self.id} ({getattr(e, 'strerror', None) or e}): "
+                            f"{kept} — call run.finish() again once the cause is fixed")
+        self._flush_error = error
+        return error
 
     def _spawn_report(self) -> None:
         """Write ``report.html`` in a detached process (the report layer sits above tracking,
@@ -380,6 +418,9 @@ class Run:
     def _raise_blocked(self) -> None:
         if self._finished:
             raise RunStateError(f"run {self.id} is {self.status}; start a new run to log more")
+        if self._ending is not None:
+            raise RunStateError(f"run {self.id} is being finished ({self._ending}) and takes no more "
+                                "points; call run.finish() again to complete it")
         if self._flush_error is not None:
             raise self._flush_error
 
@@ -423,7 +464,7 @@ class Run:
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> list[str]:
         """Store a file (or every file of a folder) as content-addressed artifacts of this run."""
-        if self._finished:
+        if self._finished or self._ending is not None:
             raise RunStateError(f"run {self.id} is {self.status}; artifacts can no longer be added")
         src = Path(path)
         if not src.exists():
@@ -497,4 +538,4 @@ class Run:
                 raise self._flush_error from None
             self._pending = []
             self._flush_error = None
-            self._blocked = self._finished
+            self._blocked = self._finished or self._ending is not None

@@ -43,16 +43,21 @@ def run_list(ws: Workspace, listing: RunListing | None, *, project: str | None =
     cached = where is None and listing is not None
     if cached:
         full = listing.frame()  # type: ignore[union-attr]
+        stale = listing.stale  # type: ignore[union-attr]
     else:
-        with query.catalog(ws) as session:
+        with query.catalog(ws, stale_ok=True) as session:
             full = query.runs_frame(session, where=where)
+            stale = session.stale
     frame = select_runs(full, project=project, statuses=statuses, text=text, sort=sort)
     page = frame.iloc[offset : offset + limit]
     # Converting a row to JSON costs more than finding it; the cached table's rows are
     # converted once and reused until the table is re-read.
     memo = _RowMemo.get(full) if cached else _RowMemo(full)
     runs = memo.rows(page)
-    return {"runs": runs, "total": len(frame), "offset": offset, "workspace": str(ws.root)}
+    out = {"runs": runs, "total": len(frame), "offset": offset, "workspace": str(ws.root)}
+    if stale:  # a full disk: the catalog as it was, and why
+        out["warnings"] = [stale]
+    return out
 
 
 class _RowMemo:
@@ -107,7 +112,7 @@ class _RowMemo:
 
 
 def run_detail(ws: Workspace, ref: str) -> dict[str, Any]:
-    with query.catalog(ws) as session:
+    with query.catalog(ws, stale_ok=True) as session:
         info = query.run_details(session, ref)
     out = {k: jsonable(v) if k in _NESTED else _scalar(v) for k, v in info.items()}
     for key in ("inputs", "outputs"):  # dataset lineage, when the library records it

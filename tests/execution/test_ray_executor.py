@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from jupyter_dlbench.execution.jobs import JobStore
 from jupyter_dlbench.execution.scheduler import LocalScheduler
 from jupyter_dlbench.execution.submit import submit_notebook
 from jupyter_dlbench.store import Workspace
+from tests.reliability.helpers import RayHead
 
 pytest.importorskip("ray")
 
@@ -29,24 +28,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def ray_head(tmp_path_factory):
+def ray_head():
     """`ray start --head --num-gpus=2` on loopback (MACHINE-NOTES §5: the env var keeps Ray
-    from advertising the machine's other address)."""
-    ray_bin = Path(sys.executable).parent / "ray"
-    port = _free_port()
-    temp = tmp_path_factory.mktemp("ray")
-    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
-    cmd = [str(ray_bin), "start", "--head", "--num-gpus=2", "--num-cpus=4", "--node-ip-address=127.0.0.1",
-           f"--port={port}", "--include-dashboard=false", "--disable-usage-stats",
-           f"--temp-dir={temp}"]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
-    if done.returncode != 0:
-        pytest.fail(f"ray start failed:\n{done.stdout}\n{done.stderr}")
-    address = f"127.0.0.1:{port}"
+    from advertising the machine's other address), stopped by process id: `ray stop` would end
+    every Ray process on the machine."""
+    temp = Path(tempfile.mkdtemp(prefix="dlb-ray-"))  # Unix socket paths must stay short
+    head = RayHead(temp, num_cpus=4)
     try:
-        yield address
+        yield head.address
     finally:
-        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        head.kill()
         shutil.rmtree(temp, ignore_errors=True)
 
 

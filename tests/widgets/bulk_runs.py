@@ -10,6 +10,8 @@ def fill(ws, runs: int = 1000, steps: int = 1000) -> None:  # type: ignore[no-un
     import numpy as np
     import pyarrow as pa
 
+    from jupyter_dlbench.tracking.ingest import refresh_run_summary
+
     now = time.time()
     ids = [f"bench-{i:05d}" for i in range(runs)]
     with ws.catalog.session(write=True) as s:
@@ -35,3 +37,4 @@ def fill(ws, runs: int = 1000, steps: int = 1000) -> None:  # type: ignore[no-un
                 "value": value, "ts": now - 3600 + step * 0.1}), ["run_id", "key", "step", "value", "ts"])
         s.execute("INSERT INTO metric_summary SELECT run_id, key, max(step), arg_max(value, step), "
                   "min(value), max(value), count(*), max(ts) FROM metric_rows GROUP BY run_id, key")
+        refresh_run_summary(s)  # what the runs table reads, as ingest keeps it

@@ -13,6 +13,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (1, "001_initial.sql"),
     (2, "002_jobs.sql"),
     (3, "003_datasets.sql"),
+    (4, "004_run_summary.sql"),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

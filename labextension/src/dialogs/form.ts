@@ -274,7 +274,7 @@ export class RunForm extends Widget {
   ): HTMLElement {
     const row = h('div', 'jp-DLBench-field');
     row.dataset.field = field;
-    const id = `jp-DLBench-${field}-${Private.next++}`;
+    const id = `jp-DLBench-${field}-${nextId++}`;
     input.id = id;
     const labelNode = h('label', '', label);
     labelNode.htmlFor = id;
@@ -302,6 +302,5 @@ export class RunForm extends Widget {
   private _previewTimer = 0;
 }
 
-namespace Private {
-  export let next = 0;
-}
+/** A counter for unique element ids across dialogs. */
+let nextId = 0;

@@ -66,7 +66,41 @@ export class JobsSection extends Section {
       .filter(j => j.status === 'queued')
       .sort((a, b) => String(a.submitted_at ?? '').localeCompare(String(b.submitted_at ?? '')));
     this._positions = new Map(order.map((j, i) => [j.job_id, i + 1]));
-    this._list.replaceChildren(...active.concat(done).map(job => this._renderJob(job)));
+    this._reconcile(active.concat(done));
+  }
+
+  /**
+   * Keep the row of every job that did not change (same node: focus and a hovered button
+   * survive the refreshes that runs streaming metrics cause); re-render only changed jobs.
+   */
+  private _reconcile(jobs: IJob[]): void {
+    const rows = jobs.map(job => {
+      const signature = JSON.stringify([
+        job.status,
+        job.name,
+        job.notebook,
+        job.params,
+        job.run_id,
+        job.error,
+        this._where(job)
+      ]);
+      const old = this._rows.get(job.job_id);
+      if (old && old.dataset.signature === signature) {
+        return old;
+      }
+      const row = this._renderJob(job);
+      row.dataset.signature = signature;
+      return row;
+    });
+    this._rows = new Map(jobs.map((job, i) => [job.job_id, rows[i]]));
+    rows.forEach((row, index) => {
+      if (this._list.children[index] !== row) {
+        this._list.insertBefore(row, this._list.children[index] ?? null);
+      }
+    });
+    while (this._list.children.length > rows.length) {
+      this._list.lastElementChild!.remove();
+    }
   }
 
   private _renderJob(job: IJob): HTMLLIElement {
@@ -110,6 +144,8 @@ export class JobsSection extends Section {
       await cancelJob(job.job_id);
     } catch (error) {
       this.setMessage(`Could not cancel ${job.job_id}: ${describeError(error)}`, true);
+      node.disabled = false; // the row stays as it was: offer the button again
+      node.textContent = 'Cancel';
     }
     await this.refresh();
   }
@@ -123,6 +159,7 @@ export class JobsSection extends Section {
   }
 
   private _positions = new Map<string, number>();
+  private _rows = new Map<string, HTMLLIElement>();
   private _openRun: (runId: string) => void;
   private _openLog: (jobId: string) => void;
   private _list: HTMLUListElement;

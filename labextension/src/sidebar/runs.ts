@@ -49,6 +49,13 @@ export function keyParams(
   );
 }
 
+/** Assign a text property only when it differs, so unchanged parts cause no DOM mutation. */
+function setText(node: HTMLElement, key: 'textContent' | 'title', value: string): void {
+  if (node[key] !== value) {
+    node[key] = value;
+  }
+}
+
 export class RunsSection extends Section {
   constructor(openRun: (runId: string) => void) {
     super('Runs', 'jp-DLBench-runs');
@@ -103,7 +110,11 @@ export class RunsSection extends Section {
     void this._loadSparklines(runs.slice(0, SPARKLINES));
   }
 
-  /** Add, move, update or drop rows so the list matches `runs`, touching only what changed. */
+  /**
+   * Add, move, update or drop rows so the list matches `runs`, touching only what changed.
+   * A row that stays keeps its DOM node (focus, hover, a text selection survive); only the
+   * texts and the badge that changed are rewritten, so a stream of metrics never rebuilds it.
+   */
   private _reconcile(runs: IRunSummary[]): void {
     const seen = new Set<string>();
     runs.forEach((run, index) => {
@@ -111,14 +122,13 @@ export class RunsSection extends Section {
       const params = keyParams(run.params, this._varying);
       const signature = JSON.stringify([run.status, run.name, params, run.metrics]);
       let row = this._rows.get(run.run_id);
-      if (!row || row.dataset.signature !== signature) {
-        const fresh = this._renderRow(run, params);
-        fresh.dataset.signature = signature;
-        if (row) {
-          row.replaceWith(fresh);
-        }
-        row = fresh;
+      if (!row) {
+        row = this._renderRow(run);
         this._rows.set(run.run_id, row);
+      }
+      if (row.dataset.signature !== signature) {
+        this._updateRow(row, run, params);
+        row.dataset.signature = signature;
       }
       if (this._list.children[index] !== row) {
         this._list.insertBefore(row, this._list.children[index] ?? null);
@@ -132,12 +142,11 @@ export class RunsSection extends Section {
     }
   }
 
-  private _renderRow(run: IRunSummary, params: { [key: string]: unknown }): HTMLLIElement {
+  /** A new row's frame: its parts are filled by `_updateRow`. */
+  private _renderRow(run: IRunSummary): HTMLLIElement {
     const row = h('li', 'jp-DLBench-run');
     row.dataset.runId = run.run_id;
-    row.dataset.status = run.status;
     row.tabIndex = 0;
-    row.title = `${run.run_id}${run.started_at ? `\nstarted ${run.started_at}` : ''}\nClick to open the run page`;
     const open = (): void => this._openRun(run.run_id);
     row.addEventListener('click', open);
     row.addEventListener('keydown', event => {
@@ -147,11 +156,9 @@ export class RunsSection extends Section {
     });
     const text = h('div', 'jp-DLBench-runText');
     text.append(
-      h('span', 'jp-DLBench-runName', run.name || run.run_id),
-      Object.assign(h('span', 'jp-DLBench-runParams', formatPairs(params, 3)), {
-        title: formatPairs(params, 1000)
-      }),
-      h('span', 'jp-DLBench-runMetrics', formatPairs(run.metrics, 2))
+      h('span', 'jp-DLBench-runName'),
+      h('span', 'jp-DLBench-runParams'),
+      h('span', 'jp-DLBench-runMetrics')
     );
     const slot = h('span', 'jp-DLBench-sparkSlot');
     const cached = this._sparks.get(run.run_id);
@@ -160,6 +167,29 @@ export class RunsSection extends Section {
     }
     row.append(statusBadge(run.status), text, slot);
     return row;
+  }
+
+  /** Rewrite the parts of a row whose text changed, in place. */
+  private _updateRow(
+    row: HTMLLIElement,
+    run: IRunSummary,
+    params: { [key: string]: unknown }
+  ): void {
+    row.dataset.status = run.status;
+    setText(
+      row,
+      'title',
+      `${run.run_id}${run.started_at ? `\nstarted ${run.started_at}` : ''}\nClick to open the run page`
+    );
+    const badge = row.querySelector<HTMLElement>('.jp-DLBench-status');
+    if (badge && badge.dataset.status !== run.status) {
+      badge.replaceWith(statusBadge(run.status));
+    }
+    const part = (name: string): HTMLElement => row.querySelector(`.jp-DLBench-${name}`)!;
+    setText(part('runName'), 'textContent', run.name || run.run_id);
+    setText(part('runParams'), 'textContent', formatPairs(params, 3));
+    setText(part('runParams'), 'title', formatPairs(params, 1000));
+    setText(part('runMetrics'), 'textContent', formatPairs(run.metrics, 2));
   }
 
   /** Fetch a sparkline only when the run's last metrics changed since the one drawn. */
