@@ -119,8 +119,10 @@ def scenario_logging(peers: str | None, quick: bool, rounds: int) -> None:
     # still amortises their start and close over 15,000 points and saves minutes per run
     peer_steps = 5_000 if quick else steps
     print(f"logging: {steps:,} steps x 3 scalars", flush=True)
+    # our report writer (detached after finish()) would run into the next peer's round
     cs = [Contender("ours", lambda d: worker(OURS, "log_ours.py", steps, cwd=d,
-                                             env={"DLBENCH_HOME": str(d / ".dlbench")}))]
+                                             env={"DLBENCH_HOME": str(d / ".dlbench"),
+                                                  "DLBENCH_AUTO_REPORT": "0"}))]
     if peers:
         cs += [
             Contender("mlflow log_batch (sqlite)",
@@ -166,12 +168,14 @@ def scenario_training(quick: bool, rounds: int) -> None:
     if quick:  # one interpreter, off/on alternated: ten torch imports would dwarf the training
         with tempfile.TemporaryDirectory() as tmp:
             r = worker(OURS, "train_overhead.py", "both", epochs, reps, cwd=Path(tmp),
-                       env={"DLBENCH_HOME": str(Path(tmp) / ".dlbench")})
+                       env={"DLBENCH_HOME": str(Path(tmp) / ".dlbench"),
+                            "DLBENCH_AUTO_REPORT": "0"})
         off_s, on_s, steps = r["off"], r["on"], r["steps"]
         method = f"{reps} off/on pairs in one interpreter"
     else:
         cs = [Contender(mode, lambda d, m=mode: worker(OURS, "train_overhead.py", m, epochs, cwd=d,
-                                                        env={"DLBENCH_HOME": str(d / ".dlbench")}))
+                                                        env={"DLBENCH_HOME": str(d / ".dlbench"),
+                                                             "DLBENCH_AUTO_REPORT": "0"}))
               for mode in ("off", "on")]
         alternate(cs, reps)
         off_s, on_s = [r["seconds"] for r in cs[0].results], [r["seconds"] for r in cs[1].results]

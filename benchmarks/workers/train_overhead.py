@@ -6,6 +6,9 @@ importing torch ten times would cost more than the training it measures).
 
 The loop is examples/train_digits.ipynb's (2-layer MLP, Adam, batch 64, 2 threads), with one
 ``run.log`` per batch when tracking is on: the figure is the slowdown a user pays for it.
+The report writer that ``finish()`` starts is off here (``DLBENCH_AUTO_REPORT=0``, set by
+run.py): it runs after training, detached at nice 19, and left on it took a core from the next
+round, so untracked rounds measured our report writer and looked up to 4x slower.
 """
 
 import sys
