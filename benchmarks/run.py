@@ -194,20 +194,20 @@ def scenario_training(quick: bool, rounds: int) -> None:
 FIXTURES = PEERS_VENV / "fixtures"  # peers' listing fixtures, kept with the peers they fit
 
 
-def peer_fixture(peers: str, script: str, n: int, steps: int) -> Path:
+def peer_fixture(peers: str, script: str, n: int, steps: int, *extra: int) -> Path:
     """A peer's listing fixture (N runs x STEPS steps), built by its worker once and reused by
     later ``make bench`` runs: the peers and the data are fixed, and building them through
     the peers' own code takes minutes (aim's SDK needs a RocksDB pair per run). It lives in
     the peers' venv, so a rebuilt venv (new peer versions) rebuilds it. Ours is built fresh
     every time, since our catalog schema changes with our code."""
-    d = FIXTURES / f"{Path(script).stem}-{n}x{steps}-v1"
+    d = FIXTURES / f"{Path(script).stem}-{n}x{steps}{''.join(f'-{e}' for e in extra)}-v1"
     if (d / ".complete").exists():
         print(f"  {script}: reusing {d}", flush=True)
         return d
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
     t0 = time.perf_counter()
-    worker(peers, script, "setup", d, n, steps, cwd=d)
+    worker(peers, script, "setup", d, n, steps, *extra, cwd=d)
     (d / ".complete").touch()
     print(f"  {script}: set up in {time.perf_counter() - t0:.0f} s", flush=True)
     return d
@@ -228,7 +228,9 @@ def scenario_listing(peers: str | None, quick: bool, rounds: int, work: Path) ->
     if peers:
         for label, script in (("mlflow (sqlite)", "list_mlflow.py"), ("aim", "list_aim.py")):
             try:
-                fixture = peer_fixture(peers, script, n, steps)
+                # aim's histories are read from runs made through its SDK: curve_runs of them
+                extra = (curve_runs,) if script == "list_aim.py" else ()
+                fixture = peer_fixture(peers, script, n, steps, *extra)
             except Exception as e:  # a peer that breaks is reported, not fatal
                 print(f"  {label}: setup failed: {e}", file=sys.stderr)
                 continue
@@ -252,10 +254,13 @@ def scenario_listing(peers: str | None, quick: bool, rounds: int, work: Path) ->
         ROWS.append(Row(label, _ms(o), "mlflow search_runs / get_metric_history" if mlflow else "",
                         _ms(mlflow.median(key)) if mlflow else "", ratio, target, met,
                         "mlflow has no downsampling: full histories" if key == "curves100_s" else ""))
-        if aim and key in ("list_s", "list_cold_s"):
-            ROWS.append(Row("", "", "aim query_runs (hparams + last values)", _ms(aim.median(key)),
-                            aim.median(key) / o, "", None,
-                            "aim's meta index; run name, hparams, collect_sequence_info"))
+        if aim:
+            listing = key in ("list_s", "list_cold_s")
+            ROWS.append(Row("", "", "aim query_runs (hparams + last values)" if listing
+                            else "aim get_metric", _ms(aim.median(key)), aim.median(key) / o, "", None,
+                            "aim's meta index; run name, hparams, collect_sequence_info" if listing
+                            else "aim's own sample(2000) per run" if key == "curves100_s"
+                            else "full series of each run"))
     RAW["listing_home"] = str(ours_home)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tornado.iostream
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
@@ -20,7 +21,15 @@ class RunReportHandler(DlbenchHandler):
         text = await self.blocking(report.run_report, self.workspace, ref, fmt)
         self.set_header("Cache-Control", "no-store")
         if fmt == "md":
-            await self.finish(text.encode("utf-8"), set_content_type="text/markdown; charset=utf-8")
+            await self._send(text, "text/markdown; charset=utf-8")
             return
         self.set_header("Content-Security-Policy", report.content_security_policy(text))
-        await self.finish(text.encode("utf-8"), set_content_type="text/html; charset=utf-8")
+        await self._send(text, "text/html; charset=utf-8")
+
+    async def _send(self, text: str, content_type: str) -> None:
+        """A report takes a moment to build; a reader who navigated away meanwhile has closed
+        the connection, which is not an error worth a traceback in the server log."""
+        try:
+            await self.finish(text.encode("utf-8"), set_content_type=content_type)
+        except tornado.iostream.StreamClosedError:
+            pass
