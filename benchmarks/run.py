@@ -114,7 +114,7 @@ def _ms(s: float) -> str:
 
 def scenario_logging(peers: str | None, quick: bool, rounds: int) -> None:
     steps = 20_000 if quick else 100_000
-    slow_steps = 500 if quick else 2_000  # mlflow per-step is ~300 points/s: rate from fewer
+    slow_steps = 200 if quick else 2_000  # mlflow per-step is ~300 points/s: rate from fewer
     # peers log at 7,000-20,000 points/s: at QUICK their rate is taken over 5,000 steps, which
     # still amortises their start and close over 15,000 points and saves minutes per run
     peer_steps = 5_000 if quick else steps
@@ -364,7 +364,7 @@ def scenario_jobs(quick: bool, rounds: int) -> None:
 
         figures: dict[str, Any] = {}
         for label, path, params in (("trivial", nb, ["-p", "x", "2"]),
-                                    ("example", example, ["-p", "epochs", "3"])):
+                                    ("example", example, ["-p", "epochs", "1" if quick else "3"])):
             print(f"jobs: overhead over bare papermill ({label} notebook)", flush=True)
             bare, ours = [], []
             for _ in range(rounds):
@@ -563,8 +563,9 @@ def main(argv: list[str] | None = None) -> int:
     tag = f"{'QUICK' if args.quick else 'full'} {time.strftime('%Y-%m-%d')} x{args.rounds}"
 
     def measured(group: str, fn: Callable[[], None]) -> None:
-        start = len(ROWS)
+        start, t0 = len(ROWS), time.perf_counter()
         fn()
+        print(f"[{group}: {time.perf_counter() - t0:.0f} s]", flush=True)
         for r in ROWS[start:]:
             r.group, r.run = group, tag
 
