@@ -9,7 +9,6 @@ is started by module name, never imported.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -22,9 +21,8 @@ class ReportQueue:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def add(self, run_id: str) -> None:
-        """Queue the run's report (``DLBENCH_AUTO_REPORT=0`` turns reports off, as for runs)."""
-        if os.environ.get("DLBENCH_AUTO_REPORT", "1") == "0":
-            return
+        """Queue the run's report (``Run.report_sink``; ``DLBENCH_AUTO_REPORT=0`` is checked
+        there, as for runs that start their own writer)."""
         try:
             if self._proc is None or self._proc.poll() is not None:
                 self._proc = subprocess.Popen(

@@ -282,7 +282,7 @@ def run_job(ws: Workspace, job_id: str, attempt: int | None = None,
                     params=spec.params, workspace=ws, code=(spec.notebook, "notebook"),
                     snapshot_oid=spec.snapshot_oid, managed=True)
     if reports is not None:
-        run._spawn_report = lambda: reports.add(run.id)  # type: ignore[method-assign]
+        run.report_sink = reports.add
     input_nb = job_dir / f"input-{state.attempt or 1}.ipynb"
     output_nb = job_dir / "output.ipynb"
     nb = nbformat.reads(ws.objects.read_bytes(spec.snapshot_oid).decode("utf-8"), as_version=4)

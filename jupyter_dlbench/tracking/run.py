@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,9 @@ class Run:
         self._output: OutputCapture | None = None
         self._hooks: list[Any] = []
         self._attached = False
+        # who writes report.html at finish(): None starts a writer process per run; a job runner
+        # serving many runs hands their ids to one writer it keeps (execution.report_queue)
+        self.report_sink: Callable[[str], None] | None = None
         self._snapshot_oid: str | None = None
 
     def __repr__(self) -> str:
@@ -378,6 +382,9 @@ class Run:
         """Write ``report.html`` in a detached process (the report layer sits above tracking,
         so it is started by module name, never imported). ``DLBENCH_AUTO_REPORT=0`` disables it."""
         if os.environ.get("DLBENCH_AUTO_REPORT", "1") == "0":
+            return
+        if self.report_sink is not None:
+            self.report_sink(self.id)
             return
         import subprocess
 

@@ -126,17 +126,25 @@ def _journal_steps(journal: Path) -> list[int]:
     return [int(s) for b in chunk.metrics for s in b.steps]
 
 
-def test_finish_with_injected_enospc_keeps_every_unflushed_point_until_a_second_finish(
-        workspace_dir: Path, monkeypatch) -> None:
+def _flushed_run_then_disk_full(workspace_dir: Path, monkeypatch, points: int):
+    """A run with ``points`` durable points, then every journal write fails with ENOSPC.
+    Returns the run, its journal, the journal's bytes so far, the failed-write counter and the
+    real ``os.write`` (to give the space back)."""
     monkeypatch.setenv("DLBENCH_CAPTURE_SYSTEM", "0")
     run = dlb.init(project="full")
-    for i in range(100):
+    for i in range(points):
         run.log({"x": float(i)}, step=i)
     run.flush()
     journal = workspace_dir / "runs" / run.id / "journal.dlj"
     before = journal.read_bytes()
     real_write, calls = os.write, {"n": 0}
     monkeypatch.setattr(journal_module.os, "write", _no_space(calls))
+    return run, journal, before, calls, real_write
+
+
+def test_finish_with_injected_enospc_keeps_every_unflushed_point_until_a_second_finish(
+        workspace_dir: Path, monkeypatch) -> None:
+    run, journal, before, calls, real_write = _flushed_run_then_disk_full(workspace_dir, monkeypatch, 100)
     accepted = _log_until_refused(run, range(100, 2000))
     assert accepted, "points were logged after the disk filled"
     with pytest.raises(StorageFull, match=rf"finishing run {run.id}: .*kept in memory.*run\.finish\(\) again"):
@@ -157,14 +165,7 @@ def test_finish_with_injected_enospc_keeps_every_unflushed_point_until_a_second_
 def test_a_failed_periodic_flush_keeps_its_points_for_the_next_attempt(workspace_dir: Path, monkeypatch) -> None:
     """No explicit flush: the background flush fails, keeps the batch, and writes it on a later
     tick once the disk takes writes again; logging is then accepted again."""
-    monkeypatch.setenv("DLBENCH_CAPTURE_SYSTEM", "0")
-    run = dlb.init(project="full")
-    run.log({"x": 0.0}, step=0)
-    run.flush()
-    journal = workspace_dir / "runs" / run.id / "journal.dlj"
-    before = journal.read_bytes()
-    real_write, calls = os.write, {"n": 0}
-    monkeypatch.setattr(journal_module.os, "write", _no_space(calls))
+    run, journal, before, calls, real_write = _flushed_run_then_disk_full(workspace_dir, monkeypatch, 1)
     accepted = _log_until_refused(run, range(1, 500))
     deadline = time.monotonic() + 10
     while calls["n"] < 3 and time.monotonic() < deadline:  # several periodic attempts failed
