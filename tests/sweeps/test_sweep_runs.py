@@ -80,8 +80,11 @@ def test_median_early_stop_prunes_the_clearly_bad_trial(workspace_dir: Path, mak
 
 def test_tpe_study_survives_its_driver_dying(workspace_dir: Path, make_notebook, tmp_path: Path) -> None:
     """A kernel restart mid-sweep: load_sweep(...).wait() resumes the Optuna study."""
+    # each trial takes 2 s: with warm kernels a bare trial ends in ~0.2 s, and the whole sweep
+    # could finish before the driver is killed "mid-sweep"
     nb = make_notebook("quad.ipynb", "x = 0.5",
-                       "import jupyter_dlbench as dlb\nrun = dlb.init()\nrun.log({'score': -(x - 0.3) ** 2}, step=0)")
+                       "import time\nimport jupyter_dlbench as dlb\nrun = dlb.init()\ntime.sleep(2)\n"
+                       "run.log({'score': -(x - 0.3) ** 2}, step=0)")
     code = f"""
         import os, time
         from jupyter_dlbench.sweeps import parse_spec, start_sweep
@@ -90,7 +93,7 @@ def test_tpe_study_survives_its_driver_dying(workspace_dir: Path, make_notebook,
         print(s.id, flush=True)
         deadline = time.time() + 120
         while sum(t["status"] == "finished" for t in s.trials()) < 2 and time.time() < deadline:
-            time.sleep(0.2)
+            time.sleep(0.05)
         os._exit(0)  # the driver thread dies with its process, as with a kernel restart
     """
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
