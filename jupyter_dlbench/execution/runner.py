@@ -126,6 +126,17 @@ class _CancelWatcher(threading.Thread):
                 pass
 
 
+KERNEL_STARTS = 3  # a kernel that dies before its first reply is started again, this many in all
+
+
+def _kernel_never_started(error: RuntimeError) -> bool:
+    """jupyter_client's words for a kernel that never answered ``kernel_info``: no cell ran, so
+    starting another is safe. Why it happens: kernels started at the same moment by separate
+    processes can pick the same free TCP port, and the loser exits at once."""
+    text = str(error)
+    return text.startswith(("Kernel died before replying to kernel_info", "Kernel didn't respond in"))
+
+
 def _execute_here(spec: JobSpec, input_nb: Path, output_nb: Path, job_dir: Path,
                   watcher: _CancelWatcher, warm: WarmKernel | None = None
                   ) -> tuple[str, str | None, int | None]:
@@ -145,11 +156,21 @@ def _execute_here(spec: JobSpec, input_nb: Path, output_nb: Path, job_dir: Path,
     elif warm is not None:
         warm.shutdown()  # another kind of job: the kept kernel would only hold memory
     try:
-        papermill.execute_notebook(
-            str(input_nb), str(output_nb), parameters=spec.params, kernel_name=spec.kernel_name,
-            cwd=str(cwd), progress_bar=False, log_output=True, request_save_on_cell_execute=True,
-            execution_timeout=spec.timeout_s, **reuse,
-        )
+        for start in range(1, KERNEL_STARTS + 1):
+            try:
+                papermill.execute_notebook(
+                    str(input_nb), str(output_nb), parameters=spec.params, kernel_name=spec.kernel_name,
+                    cwd=str(cwd), progress_bar=False, log_output=True, request_save_on_cell_execute=True,
+                    execution_timeout=spec.timeout_s, **reuse,
+                )
+                break
+            except RuntimeError as e:
+                if reuse or start == KERNEL_STARTS or watcher.cancelled.is_set() \
+                        or not _kernel_never_started(e):
+                    raise
+                print(f"dlbench: the kernel failed to start ({e}); starting another "
+                      f"({start + 1} of {KERNEL_STARTS})", file=sys.stderr, flush=True)
+                time.sleep(0.5 * start)
     except BaseException as e:  # noqa: BLE001 - every way a notebook can end is a verdict
         if reuse and warm is not None:
             warm.end_trial(finished=False)

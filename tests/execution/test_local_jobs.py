@@ -208,6 +208,53 @@ def test_kernel_death_fails_the_job_and_the_next_job_starts(workspace_dir: Path,
     assert info["status"] == "crashed" and info["metrics"]["a"]["last"] == 1.0
 
 
+def _kernel_that_dies_at_start(tmp_path: Path, name: str, deaths: int) -> Path:
+    """A kernelspec whose first ``deaths`` starts exit before answering (as a kernel that lost
+    a port race does); later starts are ordinary ipykernels. Returns the start counter file."""
+    counter = tmp_path / f"{name}.starts"
+    launcher = tmp_path / f"{name}_launcher.py"
+    launcher.write_text(
+        "import pathlib, runpy, sys\n"
+        f"counter = pathlib.Path({str(counter)!r})\n"
+        "n = int(counter.read_text()) if counter.exists() else 0\n"
+        "counter.write_text(str(n + 1))\n"
+        f"if n < {deaths}:\n"
+        "    sys.exit(1)\n"
+        "sys.argv = ['ipykernel_launcher', *sys.argv[1:]]\n"
+        "runpy.run_module('ipykernel_launcher', run_name='__main__')\n")
+    spec_dir = tmp_path / "jupyter" / "kernels" / name
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, str(launcher), "-f", "{connection_file}"],
+        "display_name": name, "language": "python"}))
+    return counter
+
+
+def test_a_kernel_that_dies_before_answering_is_started_again(workspace_dir: Path, make_notebook,
+                                                              tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    once = _kernel_that_dies_at_start(tmp_path, "dies-once", deaths=1)
+    always = _kernel_that_dies_at_start(tmp_path, "dies-always", deaths=99)
+    nb = make_notebook("k.ipynb", "x = 1", TRACKED)
+    ws = Workspace.find()
+    recovered = submit_notebook(ws, nb, {"x": 5}, kernel_name="dies-once").job_id
+    hopeless = submit_notebook(ws, nb, {"x": 5}, kernel_name="dies-always").job_id
+    scheduler = LocalScheduler(ws, concurrency=1)
+    assert scheduler.acquire()
+    try:
+        final = {s.job_id: s for s in scheduler.run_until_done([recovered, hopeless])}
+    finally:
+        scheduler.release()
+    assert final[recovered].status == "finished", final[recovered].error
+    assert dlb.run_info(final[recovered].run_id)["metrics"]["y"]["last"] == 10.0
+    assert once.read_text() == "2"
+    assert final[hopeless].status == "failed"
+    assert "Kernel died before replying to kernel_info" in final[hopeless].error
+    assert always.read_text() == "3", "three starts, then the job fails"
+    log = (JobStore(ws).dir(recovered) / "job.log").read_text()
+    assert "the kernel failed to start" in log
+
+
 def test_killed_runner_is_lost_its_run_crashed_and_retried(workspace_dir: Path, make_notebook) -> None:
     nb = make_notebook("slow.ipynb", "x = 1", "import time\ntime.sleep(120)")
     ws = Workspace.find()
@@ -258,7 +305,7 @@ def test_batch_runs_several_notebooks_as_jobs(workspace_dir: Path, make_notebook
     a = make_notebook("a.ipynb", "x = 1", TRACKED)
     b = make_notebook("b.ipynb", "x = 2", TRACKED)
     done = dlbench("batch", str(a), str(b), "-p", "x", "3", "--wait")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(dlb.runs()["metrics.y"]) == [6.0, 6.0]
     assert sorted(dlb.runs()["name"]) == ["a", "b"]
 
