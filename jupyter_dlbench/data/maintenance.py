@@ -8,6 +8,7 @@ period (an add or a run may have stored it a moment ago and not yet recorded it)
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..store import CatalogSession, Workspace
-from ..store.objects import hash_file
 
 _OID_TEXT = re.compile(r"\b[0-9a-f]{64}\b")
 DEFAULT_GRACE_S = 3600.0
@@ -61,16 +61,9 @@ def verify(ws: Workspace, session: CatalogSession, name: str | None = None, work
             f"SELECT manifest_oid, name || '@' || version FROM dataset_version_rows v WHERE true {cond}", args):
         uses.setdefault(oid, []).append(f"{ref} (manifest)")
 
-    def check(oid: str) -> str | None:
-        path = ws.objects.path(oid)
-        try:
-            return None if hash_file(path).oid == oid else "corrupted"
-        except FileNotFoundError:
-            return "missing"
-
     report = VerifyReport(checked=len(uses))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for oid, problem in zip(uses, pool.map(check, uses, chunksize=64), strict=True):
+        for oid, problem in zip(uses, pool.map(ws.objects.check, uses, chunksize=64), strict=True):
             if problem:
                 report.problems.append(Problem(oid, problem, uses[oid]))
     return report
@@ -128,7 +121,7 @@ def gc(ws: Workspace, session: CatalogSession, dry_run: bool = True,
     refs = referenced_oids(ws, session)
     report = GcReport(dry_run=dry_run, referenced=len(refs))
     cutoff = time.time() - grace_s
-    for oid in ws.objects.iter_oids():
+    for oid in ws.objects.iter_loose():
         if oid in refs:
             continue
         path = ws.objects.path(oid)
@@ -143,6 +136,7 @@ def gc(ws: Workspace, session: CatalogSession, dry_run: bool = True,
         report.bytes_freed += st.st_size
         if not dry_run:
             path.unlink(missing_ok=True)
+    _gc_packs(ws, refs, cutoff, dry_run, report)
     if ws.objects.root.is_dir():
         for tmp in ws.objects.root.glob(".tmp-*"):
             try:
@@ -155,6 +149,30 @@ def gc(ws: Workspace, session: CatalogSession, dry_run: bool = True,
     if not dry_run:
         _drop_stale_cache(ws, refs)
     return report
+
+
+def _gc_packs(ws: Workspace, refs: set[str], cutoff: float, dry_run: bool, report: GcReport) -> None:
+    """Unreferenced packed objects: a pack holding any is rewritten without them (a pack
+    younger than the grace period is left whole, as a young object file is)."""
+    removed = set(report.removed)
+    for pack, records in ws.objects.packs.packs().items():
+        dead = [r for r in records if r[0] not in refs]
+        if not dead:
+            continue
+        try:
+            young = os.stat(pack).st_mtime > cutoff
+        except FileNotFoundError:
+            continue
+        if young:
+            report.kept_recent += len(dead)
+            continue
+        for oid, _, size in dead:
+            report.bytes_freed += size
+            if oid not in removed:
+                removed.add(oid)
+                report.removed.append(oid)
+        if not dry_run:
+            ws.objects.repack(pack, [r for r in records if r[0] in refs])
 
 
 def _drop_stale_cache(ws: Workspace, refs: set[str]) -> None:

@@ -3,6 +3,8 @@
 Speed notes: files are read once (hashed and, when the object is new, written from the same
 buffer); many files go to one thread task so per-file Python overhead stays small; BLAKE3 and
 file I/O release the GIL, so threads scale. The stat cache skips re-reading unchanged files.
+An add of many small files appends them to one pack (:mod:`..store.packs`): creating, renaming
+and syncing a file per object cost several times more than reading the bytes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import blake3
 
 from ..errors import InvalidInput, StorageFull, WorkspaceNotWritable
 from ..store import ObjectStore
+from ..store.packs import PACK_MAX_OBJECT, PackWriter, start_writeback
 from .manifest import Entry, Manifest, check_relpath
 from .statcache import StatCache, StatKey, now_ns, stat_key
 
@@ -31,6 +34,7 @@ SMALL = 8 << 20  # files up to this size are read in one call
 CHUNK = 4 << 20
 BATCH_BYTES = 4 << 20  # one thread task takes files until this many bytes (or BATCH_FILES)
 BATCH_FILES = 256
+PACK_MIN_OBJECTS = 64  # an add with fewer new small files writes them as files of their own
 _tmp_counter = itertools.count()
 
 
@@ -141,13 +145,18 @@ def _new_tmp(objects: ObjectStore) -> tuple[int, str]:
     return fd, name
 
 
-def write_object(objects: ObjectStore, oid: str, data: bytes | memoryview) -> str:
-    """Write one object's bytes to a read-only temp file and return its name.
+def write_object(objects: ObjectStore, oid: str, data: bytes | memoryview,
+                 pack: PackWriter | None = None) -> str | None:
+    """Write one object's bytes into ``pack`` (None returned), or else to a read-only temp
+    file (its name returned).
 
-    Not yet durable nor visible: :func:`_publish` syncs all temp files of an add at once and
-    then renames them into place, so a reader never sees a partial object and an add of many
-    small files pays for one file-system sync instead of one fsync per file.
+    Not yet durable nor visible: :func:`_publish` syncs all of an add's writes at once and then
+    makes them visible, so a reader never sees a partial object and an add of many small files
+    pays for one file-system sync instead of one fsync per file.
     """
+    if pack is not None:
+        pack.add(oid, data)
+        return None
     fd, tmp = _new_tmp(objects)
     try:
         view = memoryview(data)
@@ -161,32 +170,13 @@ def write_object(objects: ObjectStore, oid: str, data: bytes | memoryview) -> st
     return tmp
 
 
-def _start_writeback() -> Callable[[int, int, int], None]:
-    """``sync_file_range(fd, offset, n, SYNC_FILE_RANGE_WRITE)`` where Linux has it, else a no-op.
-
-    It only starts writing those pages to disk, without waiting: the sync before publishing
-    then finds a big object mostly written already instead of writing all of it at the end.
-    """
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return lambda fd, offset, n: None
-    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-
-    def start(fd: int, offset: int, n: int) -> None:
-        fn(fd, offset, n, 2)  # SYNC_FILE_RANGE_WRITE; a failure only means the sync does it later
-
-    return start
-
-
-_writeback = _start_writeback()
 
 
 def _write_chunk(fd: int, chunk: bytes, offset: int) -> None:
     view = memoryview(chunk)
     while view:
         view = view[os.write(fd, view):]
-    _writeback(fd, offset, len(chunk))
+    start_writeback(fd, offset, len(chunk))
 
 
 def _store_large(objects: ObjectStore, src_fd: int) -> tuple[str, int, str | None]:
@@ -229,8 +219,10 @@ def _object_path(objects: ObjectStore, oid: str) -> str:
     return f"{objects.root}/{oid[:2]}/{oid[2:]}"
 
 
-def _hash_and_store(objects: ObjectStore, found: _Found) -> tuple[str, int, str | None]:
-    """Hash one file; when its object is new, write it to a temp file (returned for publishing)."""
+def _hash_and_store(objects: ObjectStore, found: _Found, pack: PackWriter | None
+                    ) -> tuple[str, int, str | None]:
+    """Hash one file; when its object is new, write it into ``pack`` when small enough, else
+    to a temp file (returned for publishing)."""
     try:
         fd = os.open(found.abspath, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as e:
@@ -242,9 +234,10 @@ def _hash_and_store(objects: ObjectStore, found: _Found) -> tuple[str, int, str 
     finally:
         os.close(fd)
     oid = blake3.blake3(data).hexdigest()
-    if os.path.exists(_object_path(objects, oid)):
+    if objects.packs.get(oid, refresh=False) is not None or os.path.exists(_object_path(objects, oid)):
         return oid, len(data), None
-    return oid, len(data), write_object(objects, oid, data)
+    return oid, len(data), write_object(objects, oid, data,
+                                        pack if len(data) <= PACK_MAX_OBJECT else None)
 
 
 def _syncfs(path: Path) -> bool:
@@ -268,8 +261,16 @@ def _fsync_path(name: str) -> None:
         os.close(fd)
 
 
-def _publish(objects: ObjectStore, pending: dict[str, str], workers: int) -> None:
-    """Make temp objects durable (one sync), rename them into place, then sync their folders."""
+def _publish(objects: ObjectStore, pending: dict[str, str], workers: int,
+             pack: PackWriter | None = None) -> None:
+    """Make temp objects and the pack durable (one sync), rename the objects into place and
+    publish the pack, then sync their folders."""
+    if pack is not None:
+        pack.flush()
+        if len(pending) >= 64 and _syncfs(objects.root):
+            pack.publish(synced=True)  # the sync below covers the objects' renames
+        else:
+            pack.publish()
     if not pending:
         return
     many = len(pending) >= 64  # below that, per-file fsyncs are cheaper than syncing the file system
@@ -316,7 +317,8 @@ def _batches(items: list[_Found]) -> list[list[_Found]]:
 
 def snapshot(objects: ObjectStore, path: str | os.PathLike[str], cache: StatCache | None,
              workers: int | None = None, progress: bool = True,
-             store: Callable[[ObjectStore, _Found], tuple[str, int, str | None]] | None = None,
+             store: Callable[[ObjectStore, _Found, PackWriter | None], tuple[str, int, str | None]]
+             | None = None,
              skip: Path | None = None) -> tuple[Manifest, SnapshotStats]:
     """Hash and store every file under ``path``; return its manifest and what it cost.
 
@@ -340,16 +342,16 @@ def snapshot(objects: ObjectStore, path: str | os.PathLike[str], cache: StatCach
             reused += 1
         else:
             todo.append(f)
-    hashed_bytes = 0
+    hashed_bytes = packed = 0
     pending: dict[str, str] = {}  # oid -> temp file waiting to be published
     if todo:
-        hashed_bytes = _hash_all(objects, todo, entries, pending, workers or default_workers(),
-                                 progress, store or _hash_and_store)
+        hashed_bytes, packed = _hash_all(objects, todo, entries, pending, workers or default_workers(),
+                                         progress, store or _hash_and_store)
     if cache is not None and todo:
         cache.store([(f.abspath, f.key, entries[f.rel].oid or "") for f in todo
                      if entries[f.rel].size == f.key[0]], started)
     stats = SnapshotStats(files=len(entries), hashed=len(todo), reused=reused,
-                          bytes_hashed=hashed_bytes, objects_written=len(pending))
+                          bytes_hashed=hashed_bytes, objects_written=len(pending) + packed)
     return Manifest(entries), stats
 
 
@@ -371,21 +373,26 @@ def _progress_bar(total: int, show: bool) -> Any:
 
 
 def _hash_all(objects: ObjectStore, todo: list[_Found], entries: dict[str, Entry], pending: dict[str, str],
-              workers: int, progress: bool, store: Callable[[ObjectStore, _Found], tuple[str, int, str | None]],
-              ) -> int:
+              workers: int, progress: bool,
+              store: Callable[[ObjectStore, _Found, PackWriter | None], tuple[str, int, str | None]],
+              ) -> tuple[int, int]:
+    """Hash and store ``todo``; (bytes hashed, objects packed)."""
     try:
         objects.root.mkdir(parents=True, exist_ok=True)
     except PermissionError as e:
         raise WorkspaceNotWritable(f"cannot write objects into {objects.root}: {e.strerror}") from None
     made: list[str] = []  # every temp file written, for cleanup on failure (append is thread-safe)
     abort = threading.Event()
+    objects.packs.refresh()  # once: the per-file lookups below do not stat the packs folder
+    small = sum(1 for f in todo if f.key[0] <= PACK_MAX_OBJECT)
+    pack: PackWriter | None = None
 
     def run_batch(batch: list[_Found]) -> list[tuple[_Found, str, int, str | None]]:
         out = []
         for f in batch:
             if abort.is_set():
                 break
-            oid, size, tmp = store(objects, f)
+            oid, size, tmp = store(objects, f, pack)
             if tmp is not None:
                 made.append(tmp)
             out.append((f, oid, size, tmp))
@@ -395,6 +402,8 @@ def _hash_all(objects: ObjectStore, todo: list[_Found], entries: dict[str, Entry
     hashed = 0
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
+        if small >= PACK_MIN_OBJECTS:
+            pack = PackWriter(objects.root)
         for result in pool.map(run_batch, _batches(todo)):
             for f, oid, size, tmp in result:
                 entries[f.rel] = Entry(oid, size, f.executable)
@@ -403,10 +412,12 @@ def _hash_all(objects: ObjectStore, todo: list[_Found], entries: dict[str, Entry
                     os.unlink(tmp)  # the same content twice in one add: keep one copy
             bar.update(sum(r[2] for r in result))
         pool.shutdown()
-        _publish(objects, pending, workers)
+        _publish(objects, pending, workers, pack)
     except BaseException as e:
         abort.set()
         pool.shutdown(wait=True, cancel_futures=True)
+        if pack is not None:
+            pack.discard()
         for tmp in made:
             try:
                 os.unlink(tmp)
@@ -421,4 +432,4 @@ def _hash_all(objects: ObjectStore, todo: list[_Found], entries: dict[str, Entry
         raise
     finally:
         bar.close()
-    return hashed
+    return hashed, len(pack) if pack is not None else 0

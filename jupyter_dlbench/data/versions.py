@@ -252,7 +252,10 @@ def _missing_objects(ws: Workspace, session: CatalogSession, name: str, manifest
             "WHERE v.name = ? AND v.number = (SELECT max(number) FROM dataset_version_rows WHERE name = ?)",
             [name, name])}
     base = str(ws.objects.root)
-    return [o for o in oids if not os.path.isfile(f"{base}/{o[:2]}/{o[2:]}")]
+    packs = ws.objects.packs
+    packs.refresh()
+    return [o for o in oids
+            if packs.get(o, refresh=False) is None and not os.path.isfile(f"{base}/{o[:2]}/{o[2:]}")]
 
 
 _INSERT_FILES = """

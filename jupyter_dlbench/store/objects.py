@@ -1,12 +1,15 @@
 """Content-addressed object store: immutable bytes named by their BLAKE3 hash.
 
 Objects are written to a temporary file in the store, fsynced, then renamed into place, so a
-reader never sees a partial object and a crash leaves at most a stray temporary file.
+reader never sees a partial object and a crash leaves at most a stray temporary file. A data
+add stores its small objects in a pack file instead (:mod:`.packs`); every read here finds an
+object wherever it lies.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import os
 import shutil
 import tempfile
@@ -18,6 +21,7 @@ from typing import BinaryIO
 import blake3
 
 from ..errors import InvalidInput, ObjectCorrupt, ObjectNotFound, StorageFull, WorkspaceNotWritable
+from .packs import Packed, PackIndex, PackWriter, fsync_dir, read_packed
 
 CHUNK = 1 << 20
 OID_LENGTH = 64
@@ -55,17 +59,33 @@ def hash_file(path: str | os.PathLike[str]) -> StoredObject:
 
 
 class ObjectStore:
-    """Objects under ``root/ab/cdef…`` (two-character fan-out keeps directories small)."""
+    """Objects under ``root/ab/cdef…`` (two-character fan-out keeps directories small), and
+    small ones of data adds in ``root/packs/``."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.packs = PackIndex(root / "packs")
 
     def path(self, oid: str) -> Path:
+        """Where the object lies as a file of its own (it may be packed instead: see :meth:`file`)."""
         _check_oid(oid)
         return self.root / oid[:2] / oid[2:]
 
+    def locate(self, oid: str) -> Path | Packed | None:
+        """The object's file, or its place in a pack; None when the store lacks it."""
+        loose = self.path(oid)
+        if loose.is_file():
+            return loose
+        return self.packs.get(oid)
+
     def exists(self, oid: str) -> bool:
-        return self.path(oid).is_file()
+        return self.locate(oid) is not None
+
+    def size(self, oid: str) -> int:
+        where = self.locate(oid)
+        if where is None:
+            raise ObjectNotFound(f"object {oid} is missing from {self.root}")
+        return where.size if isinstance(where, Packed) else where.stat().st_size
 
     def put_bytes(self, data: bytes) -> StoredObject:
         oid = blake3.blake3(data).hexdigest()
@@ -101,11 +121,23 @@ class ObjectStore:
             raise
         return StoredObject(oid, size)
 
+    def _packed_bytes(self, oid: str) -> bytes:
+        where = self.packs.get(oid)
+        if where is not None:
+            try:
+                return read_packed(where)
+            except FileNotFoundError:  # gc rewrote that pack since we read the index
+                self.packs.refresh()
+                where = self.packs.get(oid)
+                if where is not None:
+                    return read_packed(where)
+        raise ObjectNotFound(f"object {oid} is missing from {self.root}")
+
     def open(self, oid: str) -> BinaryIO:
         try:
             return open(self.path(oid), "rb")
         except FileNotFoundError:
-            raise ObjectNotFound(f"object {oid} is missing from {self.root}") from None
+            return io.BytesIO(self._packed_bytes(oid))  # packed objects are small
 
     def read_bytes(self, oid: str, verify: bool = True) -> bytes:
         with self.open(oid) as f:
@@ -114,18 +146,36 @@ class ObjectStore:
             raise ObjectCorrupt(f"object {oid} is corrupted: its content no longer hashes to its id")
         return data
 
+    def check(self, oid: str) -> str | None:
+        """None when the stored bytes still hash to ``oid``; else "missing" or "corrupted"."""
+        try:
+            loose = self.path(oid)
+            if loose.is_file():
+                ok = hash_file(loose).oid == oid
+            else:
+                ok = blake3.blake3(self._packed_bytes(oid)).hexdigest() == oid
+        except (FileNotFoundError, ObjectNotFound, EOFError):
+            return "missing"
+        return None if ok else "corrupted"
+
     def verify(self, oid: str) -> bool:
         """True when the stored bytes still hash to ``oid``."""
-        try:
-            return hash_file(self.path(oid)).oid == oid
-        except FileNotFoundError:
-            return False
+        return self.check(oid) is None
+
+    def file(self, oid: str) -> Path:
+        """The object as a file of its own, for callers that need a path (serving an artifact,
+        ``torch.load``): a packed object is written out as one first."""
+        loose = self.path(oid)
+        if not loose.is_file():
+            data = self._packed_bytes(oid)
+            self._write(oid, lambda f: f.write(data))
+        return loose
 
     def copy_to(self, oid: str, dest: str | os.PathLike[str]) -> None:
         with self.open(oid) as fin, open(dest, "wb") as fout:
             shutil.copyfileobj(fin, fout, CHUNK)
 
-    def iter_oids(self) -> Iterator[str]:
+    def iter_loose(self) -> Iterator[str]:
         if not self.root.is_dir():
             return
         for fan in sorted(self.root.iterdir()):
@@ -133,6 +183,50 @@ class ObjectStore:
                 for f in fan.iterdir():
                     if len(f.name) == OID_LENGTH - 2:
                         yield fan.name + f.name
+
+    def iter_oids(self) -> Iterator[str]:
+        """Every stored object once, files first, then packed ones."""
+        seen = set()
+        for oid in self.iter_loose():
+            seen.add(oid)
+            yield oid
+        for oid in self.packs:
+            if oid not in seen:
+                yield oid
+
+    def repack(self, pack: str, keep: list[tuple[str, int, int]]) -> None:
+        """Replace a pack by one holding only ``keep`` (its live objects); for gc.
+
+        The new pack is published before the old one's index goes, so every kept object stays
+        readable throughout; a reader holding the old index retries through the new one.
+        """
+        if keep:
+            writer = PackWriter(self.root)
+            try:
+                fd = os.open(pack, os.O_RDONLY)
+                try:
+                    for oid, off, size in keep:
+                        data = os.pread(fd, size, off)
+                        if len(data) != size or blake3.blake3(data).hexdigest() != oid:
+                            raise ObjectCorrupt(f"object {oid} in {pack} is corrupted; run "
+                                                "`dlbench data verify` before collecting garbage")
+                        writer.add(oid, data)
+                finally:
+                    os.close(fd)
+                writer.publish()
+            except OSError as e:
+                writer.discard()
+                if e.errno in DISK_FULL:
+                    raise storage_full(e, self.root, "rewriting a pack without its unused objects") from None
+                raise
+            except BaseException:
+                writer.discard()
+                raise
+        old = Path(pack)
+        old.with_suffix(".idx").unlink(missing_ok=True)
+        old.unlink(missing_ok=True)
+        fsync_dir(old.parent)
+        self.packs.refresh()
 
     def _tempfile(self) -> tuple[int, str]:
         try:

@@ -173,11 +173,12 @@ def artifact(ws: Workspace, ref: str, path: str) -> tuple[str, Path, int]:
         info = query.run_details(session, ref)
     for item in info["artifacts"]:
         if item["path"] == path:
-            file = ws.objects.path(item["oid"])
-            if not file.is_file():
+            try:
+                file = ws.objects.file(item["oid"])  # a packed one is written out as a file
+            except ObjectNotFound:
                 raise ObjectNotFound(
                     f"the object of artifact {path!r} of run {info['run_id']} is missing from "
-                    "the object store; `dlbench doctor` checks the workspace")
+                    "the object store; `dlbench doctor` checks the workspace") from None
             return info["run_id"], file, file.stat().st_size
     known = [a["path"] for a in info["artifacts"]]
     raise ArtifactNotFound(

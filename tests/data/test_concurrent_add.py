@@ -89,12 +89,12 @@ _KILLED = textwrap.dedent("""
     from jupyter_dlbench.store import Workspace
     real, count = snapshot.write_object, [0]
 
-    def slow(objects, oid, payload):
+    def slow(objects, oid, payload, pack=None):
         count[0] += 1
         if count[0] == 50:  # half-way: tell the test, then hang until killed
             print("midway", flush=True)
             time.sleep(60)
-        return real(objects, oid, payload)
+        return real(objects, oid, payload, pack)
 
     snapshot.write_object = slow
     data.add(Workspace.find(), "shared", sys.argv[1], progress=False, workers=2)

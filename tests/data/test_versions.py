@@ -134,11 +134,11 @@ def test_disk_full_midway_leaves_no_partial_version(workspace: Workspace, make_t
     real = snapshot.write_object
     calls = {"n": 0}
 
-    def failing(objects, oid, payload):  # type: ignore[no-untyped-def]
+    def failing(objects, oid, payload, pack=None):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] > 10:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(objects, oid, payload)
+        return real(objects, oid, payload, pack)
 
     monkeypatch.setattr(snapshot, "write_object", failing)
     with pytest.raises(StorageFull, match="full.*no version was created"):
