@@ -19,6 +19,7 @@ import os
 import secrets
 import struct
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ _HEAD = struct.Struct("<8sQ")
 _RECORD = struct.Struct("<32sQQ")
 PACK_MAX_OBJECT = 1 << 20  # objects up to this size go into packs; bigger ones stay files
 WRITEBACK_EVERY = 16 << 20  # start writing a pack's pages to disk every this many bytes
+RECENT_NS = 1_000_000_000  # a packs folder changed this recently is listed again on the next look
+_UNSURE = (-1, -1)
 FLUSH_BYTES = 4 << 20  # a thread writes its queued objects once it holds this many bytes
 FLUSH_OBJECTS = 512  # (or this many objects: pwritev takes at most 1024 buffers)
 
@@ -112,7 +115,10 @@ class PackIndex:
                     if oid not in where:
                         where[oid] = Packed(pack, off, size)
                 self._loaded.add(name)
-            self._where, self._stamp = where, stamp
+            # a folder's mtime ticks coarsely (jiffies): a pack published later in the tick we
+            # listed in would leave it unchanged, so a stamp that recent is not kept
+            recent = stamp is not None and time.time_ns() - stamp[0] < RECENT_NS
+            self._where, self._stamp = where, (_UNSURE if recent else stamp)
 
     def get(self, oid: str, refresh: bool = True) -> Packed | None:
         hit = self._where.get(oid)

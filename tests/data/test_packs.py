@@ -148,3 +148,20 @@ def test_disk_full_while_writing_a_pack_publishes_nothing(workspace: Workspace, 
     assert list(workspace.objects.iter_oids()) == []
     monkeypatch.setattr(snapshot.PackWriter, "add", real)
     assert data.add(workspace, "d", src).version.version == "v1"
+
+
+def test_a_store_opened_earlier_finds_a_pack_published_within_the_same_clock_tick(
+        workspace: Workspace, make_tree) -> None:
+    from jupyter_dlbench.store import ObjectStore
+
+    data.add(workspace, "a", make_tree("a", _files(70, prefix="a")))
+    other = ObjectStore(workspace.objects.root)  # another process's view, say the Jupyter server's
+    assert other.packs.get("0" * 64) is None  # it has looked at the packs folder just now
+    folder = workspace.objects.root / "packs"
+    seen = os.stat(folder)
+    files = _files(70, prefix="b")
+    v = data.add(workspace, "b", make_tree("b", files)).version
+    # file-system clocks tick coarsely: as if that pack came within the tick of the last look
+    os.utime(folder, ns=(seen.st_atime_ns, seen.st_mtime_ns))
+    manifest = data.versions.load_manifest(workspace, v)
+    assert other.read_bytes(manifest.entries["b/069.bin"].oid) == files["b/069.bin"]
