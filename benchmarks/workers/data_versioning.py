@@ -1,9 +1,17 @@
-"""Scenario 4: dataset versioning (argv: ours|dvc|limit many|big N SIZE).
+"""Scenario 4: dataset versioning (argv: ours|dvc|limit|fixture many|big N SIZE [FIXTURE]).
 
-Generates the data in its temp folder and flushes it to disk (not timed: a user's data is at
-rest, and a tool that syncs must not pay for writing back our freshly generated input), then
-times what a user waits for: first add, re-add after rewriting 1% of the files, and checkout
-of the first version into an empty folder. Setting up a repository (``dvc init``, our
+``fixture`` draws the random bytes once into the current folder: the 1 GB file of ``big`` (which
+takes seconds from os.urandom), the SIZE-byte block that every file of ``many`` is made from.
+Each contender and round then makes its own ``./data`` from FIXTURE: the ``many`` files written
+from the block, the ``big`` file copied. So every contender sees identical bytes, each in fresh
+files of its own (not hard links: dvc relinks every file whose link count is above 1, which
+would add a copy of the whole tree to its timed add; and copying 20,000 small files costs twice
+what writing them does). Without FIXTURE a contender draws its own bytes. The data is flushed to
+disk before anything is timed: a user's data is at rest, and a tool that syncs must not pay for
+writing back our freshly made input.
+
+Then it times what a user waits for: first add, re-add after rewriting 1% of the files, and
+checkout of the first version into an empty folder. Setting up a repository (``dvc init``, our
 workspace and catalog) is timed apart, as ``init_s``, and not counted in the add. ``ours`` also
 times the same first add as a library call (``add_inproc_s``: no interpreter start-up).
 ``many`` is N files of SIZE bytes in 100 sub-folders; ``big`` one file of SIZE.
@@ -21,25 +29,43 @@ from pathlib import Path
 from _common import emit
 
 tool, layout, n, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+fixture = Path(sys.argv[5]) if len(sys.argv) > 5 else None
 work = Path.cwd()
 src = work / "data"
-files: list[Path] = []
 if layout == "many":
-    block = os.urandom(size)
-    for i in range(n):
-        p = src / f"d{i % 100:02d}" / f"f{i:06d}.bin"
+    files = [src / f"d{i % 100:02d}" / f"f{i:06d}.bin" for i in range(n)]
+else:
+    files = [src / "big.bin"]
+
+
+def draw(path: Path) -> None:
+    """The random bytes of the layout into ``path``: the SIZE-byte block of ``many``, or the
+    ``big`` file in whole 16 MiB chunks (so the QUICK "100 MB" file has 96 MiB, as it always had)."""
+    with open(path, "wb") as f:
+        if layout == "many":
+            f.write(os.urandom(size))
+        for _ in range(size // (1 << 24) if layout == "big" else 0):
+            f.write(os.urandom(1 << 24))
+
+
+if tool == "fixture":
+    draw(work / ("block.bin" if layout == "many" else "big.bin"))
+    os.sync()
+    emit(bytes=size)
+    raise SystemExit(0)
+if layout == "many":
+    block = (fixture / "block.bin").read_bytes() if fixture else os.urandom(size)
+    for i, p in enumerate(files):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(i.to_bytes(8, "little") + block[8:])  # distinct content per file
-        files.append(p)
 else:
     src.mkdir()
-    p = src / "big.bin"
-    with open(p, "wb") as f:
-        for _ in range(size // (1 << 24)):
-            f.write(os.urandom(1 << 24))
-    files.append(p)
-changed = files[:: 100] if layout == "many" else files  # 1% of the files (the one big file)
+    if fixture:
+        shutil.copyfile(fixture / "big.bin", files[0])
+    else:
+        draw(files[0])
 os.sync()
+changed = files[:: 100] if layout == "many" else files  # 1% of the files (the one big file)
 
 
 def timed(cmd: list[str], cwd: Path = work) -> float:
@@ -56,6 +82,7 @@ def rewrite_one_percent() -> None:
         data[-1] ^= 0xFF
         os.chmod(p, 0o644)
         p.write_bytes(bytes(data))
+    os.sync()  # at rest again: the re-add must not pay for writing back our rewrite (1 GB for `big`)
 
 
 bindir = Path(sys.executable).parent
