@@ -7,8 +7,8 @@ for ``--rounds`` rounds, so load drift on the machine hits everyone alike; the t
 medians and the ratio peer / ours (above 1: we are faster by that factor).
 
 Output: a table on the terminal, benchmarks/results/latest.json, and BENCHMARKS.md (method,
-versions, machine). ``--quick`` (make bench QUICK=1) scales every size down and runs two rounds
-instead of three, to finish in a few minutes. Benchmarks measure; tests verify: nothing here
+versions, machine). ``--quick`` (make bench QUICK=1) scales every size down to finish in a few
+minutes, still with three alternating rounds. Benchmarks measure; tests verify: nothing here
 asserts.
 """
 
@@ -132,9 +132,9 @@ def mlflow_empty_db(peers: str) -> Path | None:
 def scenario_logging(peers: str | None, quick: bool, rounds: int) -> None:
     steps = 20_000 if quick else 100_000
     slow_steps = 200 if quick else 2_000  # mlflow per-step is ~300 points/s: rate from fewer
-    # peers log at 7,000-20,000 points/s: at QUICK their rate is taken over 5,000 steps, which
-    # still amortises their start and close over 15,000 points and saves minutes per run
-    peer_steps = 5_000 if quick else steps
+    # peers log at 7,000-20,000 points/s: at QUICK their rate is taken over 2,000 steps, which
+    # still amortises their start and close over 6,000 points and saves minutes per run
+    peer_steps = 2_000 if quick else steps
     print(f"logging: {steps:,} steps x 3 scalars", flush=True)
     # our report writer (detached after finish()) would run into the next peer's round
     cs = [Contender("ours", lambda d: worker(OURS, "log_ours.py", steps, cwd=d,
@@ -291,7 +291,7 @@ def scenario_listing(peers: str | None, quick: bool, rounds: int, work: Path) ->
 # -- scenario 4: dataset versioning -------------------------------------------------------
 
 def scenario_data(peers: str | None, quick: bool, rounds: int) -> None:
-    layouts = ([("many", 2_000, 50_000), ("big", 1, 100 << 20)] if quick
+    layouts = ([("many", 1_000, 50_000), ("big", 1, 48 << 20)] if quick
                else [("many", 20_000, 50_000), ("big", 1, 1 << 30)])
     # byte-compile our package as installing a wheel does (the peers' venv has its .pyc files):
     # where PYTHONDONTWRITEBYTECODE is set, an editable install would recompile on every command
@@ -580,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="scaled-down sizes (a few minutes)")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="alternating rounds per scenario (default 3; 2 with --quick)")
+                        help="alternating rounds per scenario (default 3)")
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated subset of: {', '.join(SCENARIOS)}")
     parser.add_argument("--no-peers", action="store_true", help="measure ours only")
@@ -589,8 +589,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(chosen) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
-    if args.rounds is None:  # QUICK is a smoke run: the medians of two rounds save a minute
-        args.rounds = 2 if args.quick else 3
+    if args.rounds is None:
+        args.rounds = 3
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     t0 = time.perf_counter()
