@@ -115,6 +115,7 @@ elif tool == "ours":
     ws = Workspace.find(create=True)
     with ws.catalog.session(write=True):
         pass
+    os.sync()  # at rest, as before the first add: not behind the writeback of the steps above
     t0 = time.perf_counter()
     data.add(ws, "ds", src, message="first", progress=False)
     add_inproc = time.perf_counter() - t0

@@ -27,7 +27,8 @@ _ADD = textwrap.dedent("""
 
 def test_concurrent_adds_of_one_name_keep_every_version_with_distinct_numbers(
         workspace: Workspace, make_tree, tmp_path: Path) -> None:
-    sources = [make_tree(f"src{i}", {f"common/{k}.txt": f"{k}" * 100 for k in range(50)} |
+    # 80 common files: enough for each add to write a pack, so three packs race for the same objects
+    sources = [make_tree(f"src{i}", {f"common/{k}.txt": f"{k}" * 100 for k in range(80)} |
                          {"who.txt": f"process {i}"}) for i in range(3)]
     go = tmp_path / "go"
     procs = [subprocess.Popen([sys.executable, "-c", _ADD, str(go), str(src)], stdout=subprocess.PIPE,
@@ -48,7 +49,7 @@ def test_concurrent_adds_of_one_name_keep_every_version_with_distinct_numbers(
     for src, (out, _) in zip(sources, outs, strict=True):
         version = next(v for v in versions if v.version == by_oid[out.split()[1]])
         manifest = data.versions.load_manifest(workspace, version)
-        assert len(manifest) == 51
+        assert len(manifest) == 81
         who = workspace.objects.read_bytes(manifest.entries["who.txt"].oid)
         assert who == (src / "who.txt").read_bytes()
 
