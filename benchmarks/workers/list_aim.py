@@ -29,7 +29,7 @@ import sys
 import time
 import uuid
 
-from _common import emit
+from _common import emit, setup_or_query
 
 mode, d, n_runs, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 os.chdir(d)
@@ -150,9 +150,4 @@ def timed_queries() -> None:
 
 
 if __name__ == "__main__":
-    if mode == "setup":
-        t0 = time.perf_counter()
-        setup()
-        emit(setup_s=time.perf_counter() - t0)
-    else:
-        timed_queries()
+    setup_or_query(mode, setup, timed_queries)

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import emit
+from _common import emit, setup_or_query
 
 from jupyter_dlbench.store import Workspace
 from jupyter_dlbench.tracking import query
@@ -73,9 +73,5 @@ def timed_queries(home: Path, n_runs: int, curve_runs: int = 100) -> None:
 
 if __name__ == "__main__":
     mode, home, n, steps = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    if mode == "setup":
-        t0 = time.perf_counter()
-        setup(home, n, steps)
-        emit(setup_s=time.perf_counter() - t0)
-    else:
-        timed_queries(home, n, *map(int, sys.argv[5:6]))
+    setup_or_query(mode, lambda: setup(home, n, steps),
+                   lambda: timed_queries(home, n, *map(int, sys.argv[5:6])))

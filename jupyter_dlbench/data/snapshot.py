@@ -26,7 +26,7 @@ import blake3
 
 from ..errors import InvalidInput, StorageFull, WorkspaceNotWritable
 from ..store import ObjectStore
-from ..store.packs import PACK_MAX_OBJECT, PackWriter, start_writeback
+from ..store.packs import PACK_MAX_OBJECT, PackWriter, fsync_path, start_writeback
 from .manifest import Entry, Manifest, check_relpath
 from .statcache import StatCache, StatKey, now_ns, stat_key
 
@@ -208,7 +208,7 @@ def _store_large(objects: ObjectStore, src_fd: int) -> tuple[str, int, str | Non
     writer.shutdown()
     os.close(fd)
     oid = hasher.hexdigest()
-    if os.path.exists(_object_path(objects, oid)):
+    if objects.has(oid):
         os.unlink(tmp)
         return oid, size, None
     return oid, size, tmp
@@ -234,7 +234,7 @@ def _hash_and_store(objects: ObjectStore, found: _Found, pack: PackWriter | None
     finally:
         os.close(fd)
     oid = blake3.blake3(data).hexdigest()
-    if objects.packs.get(oid, refresh=False) is not None or os.path.exists(_object_path(objects, oid)):
+    if objects.has(oid):
         return oid, len(data), None
     return oid, len(data), write_object(objects, oid, data,
                                         pack if len(data) <= PACK_MAX_OBJECT else None)
@@ -253,31 +253,21 @@ def _syncfs(path: Path) -> bool:
         os.close(fd)
 
 
-def _fsync_path(name: str) -> None:
-    fd = os.open(name, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _publish(objects: ObjectStore, pending: dict[str, str], workers: int,
              pack: PackWriter | None = None) -> None:
-    """Make temp objects and the pack durable (one sync), rename the objects into place and
-    publish the pack, then sync their folders."""
+    """Make temp objects and the pack durable (one sync), publish the pack and rename the
+    objects into place, then sync their folders."""
     if pack is not None:
         pack.flush()
-        if len(pending) >= 64 and _syncfs(objects.root):
-            pack.publish(synced=True)  # the sync below covers the objects' renames
-        else:
-            pack.publish()
-    if not pending:
-        return
     many = len(pending) >= 64  # below that, per-file fsyncs are cheaper than syncing the file system
     if not (many and _syncfs(objects.root)):
         many = False
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(_fsync_path, pending.values()))
+            list(pool.map(fsync_path, pending.values()))
+    if pack is not None:
+        pack.publish(synced=many)  # a file-system sync has covered the pack's bytes too
+    if not pending:
+        return
     fans = set()
     for oid, tmp in pending.items():
         if oid[:2] not in fans:
@@ -287,7 +277,7 @@ def _publish(objects: ObjectStore, pending: dict[str, str], workers: int,
     if many and _syncfs(objects.root):  # one sync makes every rename durable
         return
     for fan in sorted(fans):
-        _fsync_path(f"{objects.root}/{fan}")
+        fsync_path(f"{objects.root}/{fan}")
 
 
 def _read_all(fd: int, expected: int) -> bytes:

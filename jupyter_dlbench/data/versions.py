@@ -251,11 +251,8 @@ def _missing_objects(ws: Workspace, session: CatalogSession, name: str, manifest
             "SELECT f.oid FROM dataset_file_rows f JOIN dataset_version_rows v USING (manifest_oid) "
             "WHERE v.name = ? AND v.number = (SELECT max(number) FROM dataset_version_rows WHERE name = ?)",
             [name, name])}
-    base = str(ws.objects.root)
-    packs = ws.objects.packs
-    packs.refresh()
-    return [o for o in oids
-            if packs.get(o, refresh=False) is None and not os.path.isfile(f"{base}/{o[:2]}/{o[2:]}")]
+    ws.objects.packs.refresh()
+    return [o for o in oids if not ws.objects.has(o)]
 
 
 _INSERT_FILES = """

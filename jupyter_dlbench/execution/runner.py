@@ -155,8 +155,9 @@ def _execute_here(spec: JobSpec, input_nb: Path, output_nb: Path, job_dir: Path,
             warm.shutdown()
     elif warm is not None:
         warm.shutdown()  # another kind of job: the kept kernel would only hold memory
+    starts = 1 if reuse else KERNEL_STARTS  # a kept kernel is never started again here
     try:
-        for start in range(1, KERNEL_STARTS + 1):
+        for start in range(1, starts + 1):
             try:
                 papermill.execute_notebook(
                     str(input_nb), str(output_nb), parameters=spec.params, kernel_name=spec.kernel_name,
@@ -165,11 +166,10 @@ def _execute_here(spec: JobSpec, input_nb: Path, output_nb: Path, job_dir: Path,
                 )
                 break
             except RuntimeError as e:
-                if reuse or start == KERNEL_STARTS or watcher.cancelled.is_set() \
-                        or not _kernel_never_started(e):
+                if start == starts or watcher.cancelled.is_set() or not _kernel_never_started(e):
                     raise
                 print(f"dlbench: the kernel failed to start ({e}); starting another "
-                      f"({start + 1} of {KERNEL_STARTS})", file=sys.stderr, flush=True)
+                      f"({start + 1} of {starts})", file=sys.stderr, flush=True)
                 time.sleep(0.5 * start)
     except BaseException as e:  # noqa: BLE001 - every way a notebook can end is a verdict
         if reuse and warm is not None:

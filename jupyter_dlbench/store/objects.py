@@ -21,7 +21,7 @@ from typing import BinaryIO
 import blake3
 
 from ..errors import InvalidInput, ObjectCorrupt, ObjectNotFound, StorageFull, WorkspaceNotWritable
-from .packs import Packed, PackIndex, PackWriter, fsync_dir, read_packed
+from .packs import Packed, PackIndex, PackWriter, fsync_path, read_packed
 
 CHUNK = 1 << 20
 OID_LENGTH = 64
@@ -80,6 +80,12 @@ class ObjectStore:
 
     def exists(self, oid: str) -> bool:
         return self.locate(oid) is not None
+
+    def has(self, oid: str) -> bool:
+        """:meth:`exists` for loops over many objects: no id check, string paths, and no look
+        at the packs folder (call ``packs.refresh()`` once before the loop)."""
+        return self.packs.get(oid, refresh=False) is not None or \
+            os.path.isfile(f"{self.root}/{oid[:2]}/{oid[2:]}")
 
     def size(self, oid: str) -> int:
         where = self.locate(oid)
@@ -225,7 +231,7 @@ class ObjectStore:
         old = Path(pack)
         old.with_suffix(".idx").unlink(missing_ok=True)
         old.unlink(missing_ok=True)
-        fsync_dir(old.parent)
+        fsync_path(old.parent)
         self.packs.refresh()
 
     def _tempfile(self) -> tuple[int, str]:

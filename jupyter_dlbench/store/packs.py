@@ -247,7 +247,7 @@ class PackWriter:
                 except FileNotFoundError:
                     pass
             raise
-        fsync_dir(self.folder)
+        fsync_path(self.folder)
         return name
 
     def discard(self) -> None:
@@ -275,8 +275,9 @@ def write_index(path: Path, records: Iterable[tuple[str, int, int]]) -> None:
         os.close(fd)
 
 
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """fsync a file or folder by name (a folder's fsync makes renames into it durable)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -295,5 +296,5 @@ def read_packed(where: Packed) -> bytes:
     return data
 
 
-__all__ = ["PACK_MAX_OBJECT", "PackIndex", "PackWriter", "Packed", "fsync_dir", "read_index",
+__all__ = ["PACK_MAX_OBJECT", "PackIndex", "PackWriter", "Packed", "fsync_path", "read_index",
            "read_packed", "write_index"]
