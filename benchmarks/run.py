@@ -312,10 +312,17 @@ def scenario_data(peers: str | None, quick: bool, rounds: int) -> None:
                   Contender("limit", lambda d, a=a: worker(OURS, "data_versioning.py", "limit", *a, cwd=d))]
             if peers:
                 cs.append(Contender("dvc", lambda d, a=a: worker(peers, "data_versioning.py", "dvc", *a, cwd=d)))
+            # link mode: hard links instead of copies (ours --link; dvc's cache.type hardlink,
+            # left out of QUICK runs, where its start-up would take half a minute more)
+            cs.append(Contender("ours-link", lambda d, a=a: worker(OURS, "data_versioning.py", "ours-link", *a, cwd=d)))
+            if peers and not quick:
+                cs.append(Contender("dvc-link", lambda d, a=a: worker(peers, "data_versioning.py", "dvc-link", *a, cwd=d)))
             alternate(cs, rounds)
         RAW[f"data_{layout}"] = {c.label: c.results for c in cs}
-        ours, limit = cs[0], cs[1]
-        dvc = cs[2] if len(cs) > 2 and cs[2].results else None
+        by = {c.label: c for c in cs}
+        ours, limit = by["ours"], by["limit"]
+        dvc = by["dvc"] if "dvc" in by and by["dvc"].results else None
+        _link_rows(what, by, limit)
         if not ours.results:
             ROWS.append(Row(f"data add ({what})", "failed"))
             continue
@@ -345,6 +352,26 @@ def scenario_data(peers: str | None, quick: bool, rounds: int) -> None:
                         dvc.median("checkout_s") / co if dvc else None, ">= 3x dvc",
                         dvc.median("checkout_s") >= 3 * co if dvc else None,
                         "ours copies packed small objects out (copy_file_range) and hard-links big ones, read-only; dvc with its default cache.type"))
+
+
+def _link_rows(what: str, by: dict[str, Contender], limit: Contender) -> None:
+    """Link mode beside DVC's hardlink cache: the add that does not copy the bytes, so the one
+    measured against reading the bytes once."""
+    ours = by["ours-link"]
+    if not ours.results or not limit.results:
+        ROWS.append(Row(f"data add --link ({what})", "failed"))
+        return
+    dvc = by["dvc-link"] if "dvc-link" in by and by["dvc-link"].results else None
+    add, cat = ours.median("add_s"), limit.median("cat_s")
+    readd, co = ours.median("readd_s"), ours.median("checkout_s")
+    ROWS.append(Row(f"data add --link ({what})", _ms(add), "dvc add (cache.type hardlink)" if dvc else "",
+                    _ms(dvc.median("add_s")) if dvc else "",
+                    dvc.median("add_s") / add if dvc else None,
+                    "<= 1.5x reading the bytes", add <= 1.5 * cat,
+                    f"{add / cat:.1f}x cat ({_ms(cat)}); files hard-linked into the store and made read-only; "
+                    f"re-add after 1% changed {_ms(readd)} ({100 * readd / add:.0f}%)"
+                    + (f" vs dvc {_ms(dvc.median('readd_s'))}" if dvc else "")
+                    + f"; checkout {_ms(co)}" + (f" vs dvc {_ms(dvc.median('checkout_s'))}" if dvc else "")))
 
 
 # -- scenario 6: the server ----------------------------------------------------------------

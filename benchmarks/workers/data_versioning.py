@@ -1,4 +1,4 @@
-"""Scenario 4: dataset versioning (argv: ours|dvc|limit|fixture many|big N SIZE [FIXTURE]).
+"""Scenario 4: dataset versioning (argv: ours|ours-link|dvc|dvc-link|limit|fixture many|big N SIZE [FIXTURE]).
 
 ``fixture`` draws the random bytes once into the current folder: the 1 GB file of ``big`` (which
 takes seconds from os.urandom), the SIZE-byte block that every file of ``many`` is made from.
@@ -10,8 +10,11 @@ what writing them does). Without FIXTURE a contender draws its own bytes. The da
 disk before anything is timed: a user's data is at rest, and a tool that syncs must not pay for
 writing back our freshly made input.
 
-Then it times what a user waits for: first add, re-add after rewriting 1% of the files, and
-checkout of the first version into an empty folder. Setting up a repository (``dvc init``, our
+Then it times what a user waits for: first add, re-add after rewriting 1% of the files (each
+saved as a new file over the old, as an editor saves: writing in place into a file that link
+mode has made a stored object would corrupt it), and checkout of the first version into an
+empty folder. ``ours-link`` adds with ``--link`` and ``dvc-link`` sets ``cache.type hardlink``:
+both store hard links to the user's files instead of copies. Setting up a repository (``dvc init``, our
 workspace and catalog) is timed apart, as ``init_s``, and not counted in the add. ``ours`` also
 times the same first add as a library call (``add_inproc_s``: no interpreter start-up).
 ``many`` is N files of SIZE bytes in 100 sub-folders; ``big`` one file of SIZE.
@@ -80,8 +83,9 @@ def rewrite_one_percent() -> None:
     for p in changed:
         data = bytearray(p.read_bytes())
         data[-1] ^= 0xFF
-        os.chmod(p, 0o644)
-        p.write_bytes(bytes(data))
+        tmp = p.with_name(p.name + ".new")
+        tmp.write_bytes(bytes(data))
+        os.replace(tmp, p)
     os.sync()  # at rest again: the re-add must not pay for writing back our rewrite (1 GB for `big`)
 
 
@@ -96,15 +100,19 @@ if tool == "limit":
     t_hash = time.perf_counter() - t0
     total = sum(p.stat().st_size for p in files)
     emit(cat_s=t_cat, blake3_s=t_hash, bytes=total)
-elif tool == "ours":
+elif tool in ("ours", "ours-link"):
     env_home = str(work / ".dlbench")
     os.environ["DLBENCH_HOME"] = env_home
     dlbench = str(bindir / "dlbench")
+    link = ["--link"] if tool == "ours-link" else []
     init = timed([dlbench, "data", "ls"])  # creates the workspace and its catalog, as `dvc init`
-    add = timed([dlbench, "data", "add", "ds", str(src), "-m", "first"])
+    add = timed([dlbench, "data", "add", "ds", str(src), "-m", "first", *link])
     rewrite_one_percent()
-    readd = timed([dlbench, "data", "add", "ds", str(src), "-m", "1% changed"])
+    readd = timed([dlbench, "data", "add", "ds", str(src), "-m", "1% changed", *link])
     checkout = timed([dlbench, "data", "checkout", "ds@v1", str(work / "out")])
+    if link:
+        emit(add_s=add, readd_s=readd, checkout_s=checkout, init_s=init)
+        raise SystemExit(0)
     # the same first add as a library call (`dlb` in a notebook): no interpreter start-up or
     # imports, into a second workspace, so nothing is cached; beside the floor, what is left
     # once the command's start-up is taken out
@@ -120,9 +128,11 @@ elif tool == "ours":
     data.add(ws, "ds", src, message="first", progress=False)
     add_inproc = time.perf_counter() - t0
     emit(add_s=add, readd_s=readd, checkout_s=checkout, init_s=init, add_inproc_s=add_inproc)
-else:  # dvc, with its defaults (no git: --no-scm)
+else:  # dvc, with its defaults (no git: --no-scm), or with hard links
     dvc = str(bindir / "dvc")
     init = timed([dvc, "init", "--no-scm", "-q"])
+    if tool == "dvc-link":
+        subprocess.run([dvc, "config", "cache.type", "hardlink"], cwd=work, check=True, capture_output=True)
     add = timed([dvc, "add", "-q", "data"])
     v1 = (work / "data.dvc").read_bytes()  # kept outside the repo: dvc scans every .dvc file
     rewrite_one_percent()

@@ -21,6 +21,9 @@ def register(sub: Any) -> None:
     add.add_argument("path", help="folder or file to snapshot")
     add.add_argument("-m", "--message", default="", help="what changed in this version")
     add.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add.add_argument("--link", action="store_true",
+                     help="hard-link files into the store instead of copying them (fast, no extra "
+                     "space); the files become read-only, as with DVC's hardlink cache")
     add.add_argument("--json", action="store_true", help="print JSON for scripts")
     add.set_defaults(handler=cmd_add)
 
@@ -93,7 +96,7 @@ def _size(n: int | None) -> str:
 
 def cmd_add(args: argparse.Namespace) -> int:
     result = data.add(_ws(args), args.name, args.path, message=args.message,
-                      progress=not (args.quiet or args.json))
+                      progress=not (args.quiet or args.json), link=args.link)
     v, st = result.version, result.stats
     if args.json:
         print_json({**v.to_json(), "stats": st.__dict__ if st else None})
@@ -105,6 +108,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     if st:
         print(f"hashed {st.hashed} files, reused {st.reused} from the stat cache, "
               f"stored {st.objects_written} new objects")
+    if st and st.linked:
+        print(f"linked {st.linked} files into the store; they are now read-only: to change one, "
+              "save an edited copy over it (editing it in place corrupts the stored version)")
+    if st and st.copied_instead:
+        print(f"copied {st.copied_instead} files instead of linking them (on another file system than "
+              "the workspace, or not owned by you)")
     return 0
 
 

@@ -15,9 +15,10 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 # Candidate types for text columns, narrowest first: a column takes the one most of its
 # values cast to (ties go to the narrower), when at least MIN_TYPE_SHARE of them do.
@@ -47,6 +48,8 @@ def q(name: str) -> str:
 
 
 def connect() -> duckdb.DuckDBPyConnection:
+    import duckdb  # on first use: `dlbench data add` imports this module but never checks tables
+
     con = duckdb.connect()
     # an in-memory database spills to ./.tmp by default: keep spill files out of the user's cwd
     spill = Path(tempfile.gettempdir()) / f"dlbench-duckdb-{os.getpid()}"
@@ -159,6 +162,8 @@ def load(con: duckdb.DuckDBPyConnection, full: Path, fmt: str) -> Table:
 
     Raises :class:`Unreadable` when the file itself cannot be parsed; errors in our own SQL
     are bugs and propagate as they are."""
+    import duckdb
+
     path = str(full)
     delimiter, header = ",", True
     try:

@@ -12,7 +12,15 @@ from ..errors import InvalidInput
 from ..store import CatalogSession, Workspace
 from .checkout import CheckoutStats, checkout, materialise
 from .manifest import Change, Manifest, diff
-from .versions import DatasetVersion, check_name, check_version, load_manifest, parse_ref, resolve
+from .versions import (
+    DatasetVersion,
+    check_name,
+    check_version,
+    load_manifest,
+    parse_ref,
+    resolve,
+    resolve_recorded,
+)
 
 
 @dataclass(frozen=True)
@@ -65,9 +73,7 @@ def open_dataset(ws: Workspace, name: str, version: str = "latest") -> Dataset:
     """Resolve ``name``/``version`` and materialise it in the workspace's dataset cache."""
     check_name(name)
     version = check_version(version)
-    # a writable session migrates a catalog made by an older release (read-only ones cannot)
-    with ws.catalog.session(write=True) as session:
-        info = resolve(session, name, version)
+    info = resolve_recorded(ws, name, version)
     manifest = load_manifest(ws, info)
     path = materialise(ws, info.manifest_oid, manifest, info.ref)
     return Dataset(info.name, info.version, path, manifest, info, ws)
@@ -100,6 +106,5 @@ def checkout_ref(ws: Workspace, ref: str, dest: str | os.PathLike[str],
                  force: bool = False) -> tuple[DatasetVersion, CheckoutStats]:
     """``checkout("digits@v2", DIR)``: resolve the reference and write the files into ``dest``."""
     name, version = parse_ref(ref)
-    with ws.catalog.session(write=True) as session:
-        info = resolve(session, name, version)
+    info = resolve_recorded(ws, name, version)
     return info, checkout(ws, load_manifest(ws, info), dest, force=force, what=info.ref)

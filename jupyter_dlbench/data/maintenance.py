@@ -115,9 +115,16 @@ def gc(ws: Workspace, session: CatalogSession, dry_run: bool = True,
        grace_s: float = DEFAULT_GRACE_S) -> GcReport:
     """Remove objects nothing references (``dry_run``: only list them).
 
-    Call it with a catalog session that has just folded in the run journals, and keep the
-    session open while it runs so no version can be committed meanwhile.
+    Call it with a catalog session that has just folded in the run journals. The dataset
+    records' lock is held throughout, so no version can be committed meanwhile, and versions
+    committed before it are folded into the catalog first.
     """
+    with ws.dataset_records.lock():
+        ws.dataset_records.fold(session)
+        return _gc_locked(ws, session, dry_run, grace_s)
+
+
+def _gc_locked(ws: Workspace, session: CatalogSession, dry_run: bool, grace_s: float) -> GcReport:
     refs = referenced_oids(ws, session)
     report = GcReport(dry_run=dry_run, referenced=len(refs))
     cutoff = time.time() - grace_s

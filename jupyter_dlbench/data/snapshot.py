@@ -40,13 +40,16 @@ _tmp_counter = itertools.count()
 
 @dataclass(frozen=True)
 class SnapshotStats:
-    """What an add did: ``hashed`` files were read, ``reused`` came from the stat cache."""
+    """What an add did: ``hashed`` files were read, ``reused`` came from the stat cache; with
+    ``link``, ``linked`` files became objects as hard links and ``copied_instead`` could not be."""
 
     files: int
     hashed: int
     reused: int
     bytes_hashed: int
     objects_written: int
+    linked: int = 0
+    copied_instead: int = 0
 
 
 class _Found(NamedTuple):  # a tuple: one is made per file, and a frozen dataclass costs 3x more
@@ -56,8 +59,13 @@ class _Found(NamedTuple):  # a tuple: one is made per file, and a frozen datacla
     executable: bool
 
 
-def default_workers() -> int:
-    return min(32, (os.cpu_count() or 2) * 4)
+def default_workers(link: bool = False) -> int:
+    """Threads that read and hash. Link mode reads and hashes only (the links are made in one
+    thread afterwards), and with the bytes in the page cache more threads than half the cores
+    only take turns on the GIL: 20,000 small files took 1.16 s with 1 thread, 1.31 s with 2 and
+    1.65 s with 8 on a 2-core machine."""
+    cores = os.cpu_count() or 2
+    return max(1, cores // 2) if link else min(32, cores * 4)
 
 
 def scan(path: Path, skip: Path | None = None) -> tuple[list[_Found], dict[str, str], bool]:
@@ -130,10 +138,15 @@ def _umask_hides_read() -> bool:
 _FCHMOD = _umask_hides_read()
 
 
+def tmp_name(objects: ObjectStore) -> str:
+    """A fresh name for an object before it is published (gc knows ``.tmp-*`` as debris)."""
+    return f"{objects.root}/.tmp-{os.getpid()}-{next(_tmp_counter)}"
+
+
 def _new_tmp(objects: ObjectStore) -> tuple[int, str]:
     """A new temp file, created read-only: the fd we hold may still write, and one syscall per
     object (the fchmod) is saved unless the umask strips read bits."""
-    name = f"{objects.root}/.tmp-{os.getpid()}-{next(_tmp_counter)}"
+    name = tmp_name(objects)
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
     if _FCHMOD:
         try:
@@ -212,6 +225,15 @@ def _store_large(objects: ObjectStore, src_fd: int) -> tuple[str, int, str | Non
         os.unlink(tmp)
         return oid, size, None
     return oid, size, tmp
+
+
+def _is_the_object(objects: ObjectStore, oid: str, key: StatKey) -> bool:
+    """Whether the file with stat ``key`` is the loose object ``oid`` itself (a hard link)."""
+    try:
+        st = os.stat(_object_path(objects, oid))
+    except OSError:
+        return False
+    return (st.st_size, st.st_mtime_ns, st.st_ino) == key[:3]
 
 
 def _object_path(objects: ObjectStore, oid: str) -> str:
@@ -309,11 +331,13 @@ def snapshot(objects: ObjectStore, path: str | os.PathLike[str], cache: StatCach
              workers: int | None = None, progress: bool = True,
              store: Callable[[ObjectStore, _Found, PackWriter | None], tuple[str, int, str | None]]
              | None = None,
-             skip: Path | None = None) -> tuple[Manifest, SnapshotStats]:
+             skip: Path | None = None, link: bool = False) -> tuple[Manifest, SnapshotStats]:
     """Hash and store every file under ``path``; return its manifest and what it cost.
 
     New objects become visible only after all of them are written and synced; on any error
-    (a full disk included) the temp files are removed and nothing new is left behind.
+    (a full disk included) the temp files are removed and nothing new is left behind. With
+    ``link`` (which replaces ``store``) new objects are hard links to the files, which become
+    read-only: see :mod:`.linking`.
     """
     root = Path(path).expanduser().absolute()
     files, links, single = scan(root, skip)
@@ -322,26 +346,48 @@ def snapshot(objects: ObjectStore, path: str | os.PathLike[str], cache: StatCach
     entries: dict[str, Entry] = {
         rel: Entry(None, len(os.fsencode(target)), False, target) for rel, target in links.items()}
     todo: list[_Found] = []
-    reused = 0
+    kept: list[str] = []
+    relinked: list[tuple[str, StatKey, str]] = []
     for f in files:
         hit = cached.get(f.abspath)
         # a cached object that gc has removed since is caught by commit(), which checks every
-        # object under the catalog lock; add() then hashes again without the cache
+        # object under the records lock; add() then hashes again without the cache
         if hit is not None and hit[0] == f.key:
             entries[f.rel] = Entry(hit[1], f.key[0], f.executable)
-            reused += 1
+            kept.append(f.abspath)
+        elif hit is not None and hit[0][:3] == f.key[:3] and _is_the_object(objects, hit[1], f.key):
+            # only the ctime moved, and the file is the stored object itself (an add --link): a
+            # checkout or gc changed its link count, not its content
+            entries[f.rel] = Entry(hit[1], f.key[0], f.executable)
+            relinked.append((f.abspath, f.key, hit[1]))
         else:
             todo.append(f)
+    reused = len(kept) + len(relinked)
     hashed_bytes = packed = 0
     pending: dict[str, str] = {}  # oid -> temp file waiting to be published
+    linker = None
+    if link:
+        from .linking import Linker  # it builds on this module's writers: imported on use
+
+        store = linker = Linker()
     if todo:
-        hashed_bytes, packed = _hash_all(objects, todo, entries, pending, workers or default_workers(),
-                                         progress, store or _hash_and_store)
-    if cache is not None and todo:
-        cache.store([(f.abspath, f.key, entries[f.rel].oid or "") for f in todo
-                     if entries[f.rel].size == f.key[0]], started)
+        try:
+            hashed_bytes, packed = _hash_all(objects, todo, entries, pending, workers or default_workers(link),
+                                             progress, store or _hash_and_store)
+        except BaseException:
+            if linker is not None:
+                linker.undo(objects)  # files whose link was not published get their mode back
+            raise
+    if cache is not None and (todo or relinked):
+        # linking changed the ctime of linked files: cache what the next scan will see
+        fresh = linker.fresh_keys() if linker is not None else {}
+        keyed = ((f, fresh.get(f.abspath, f.key)) for f in todo)
+        cache.store([(f.abspath, key, entries[f.rel].oid or "") for f, key in keyed
+                     if entries[f.rel].size == key[0]] + relinked, started, keep=kept)
     stats = SnapshotStats(files=len(entries), hashed=len(todo), reused=reused,
-                          bytes_hashed=hashed_bytes, objects_written=len(pending) + packed)
+                          bytes_hashed=hashed_bytes, objects_written=len(pending) + packed,
+                          linked=len(linker.linked) if linker else 0,
+                          copied_instead=linker.copied if linker else 0)
     return Manifest(entries), stats
 
 
@@ -402,6 +448,11 @@ def _hash_all(objects: ObjectStore, todo: list[_Found], entries: dict[str, Entry
                     os.unlink(tmp)  # the same content twice in one add: keep one copy
             bar.update(sum(r[2] for r in result))
         pool.shutdown()
+        finish = getattr(store, "finish", None)  # link mode links everything at the end
+        if finish is not None:
+            for oid, tmp in finish(objects, pack, made).items():
+                if pending.setdefault(oid, tmp) != tmp:
+                    os.unlink(tmp)
         _publish(objects, pending, workers, pack)
     except BaseException as e:
         abort.set()

@@ -1,25 +1,27 @@
 """Stat cache: (path, size, mtime_ns, inode, ctime_ns) → object id, so unchanged files are not re-read.
 
-SQLite (standard library) rather than the DuckDB catalog: it is a per-machine cache that many
-processes may read and write at once without our catalog lock, and losing it costs only time.
-Looking up one folder is a single range query; updates are one ``executemany`` per add.
+One file per folder that was added (``cache/stat/<hash of the folder>``), holding every file
+under it as a ``marshal``-ed dict and replaced whole by each add. Why not a database: a re-add
+of 20,000 files where 1% changed is meant to cost a tenth of the first add, and loading 20,000
+rows from SQLite took 40-60 ms of it where ``marshal`` takes under 10. It is a per-machine
+cache, so losing or tearing a file only costs time: anything unreadable is treated as empty,
+and two adds of one folder at once simply leave the last one's file.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
-import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import blake3
+
 # A file modified in the same timestamp tick as our read could keep its mtime; entries younger
 # than this (relative to when hashing started) are not cached (git's "racy clean" problem).
 RACY_NS = 1_000_000_000
-
-_SCHEMA = """CREATE TABLE IF NOT EXISTS stat (
-    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER, ctime_ns INTEGER, oid TEXT
-) WITHOUT ROWID"""
+_FORMAT = 1
 
 StatKey = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
 
@@ -29,76 +31,71 @@ def stat_key(st: os.stat_result) -> StatKey:
 
 
 class StatCache:
-    """Opened per add; every failure of the cache file degrades to "no cache", never to an error."""
+    """Opened per add; every failure of the cache files degrades to "no cache", never to an error."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._con: sqlite3.Connection | None = None
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._root: str | None = None
+        self._entries: dict[str, tuple[StatKey, str]] = {}
 
-    def _connect(self) -> sqlite3.Connection | None:
-        if self._con is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-                con.execute("PRAGMA journal_mode=WAL")
-                con.execute("PRAGMA synchronous=NORMAL")
-                con.execute(_SCHEMA)
-                self._con = con
-            except sqlite3.Error:
-                self._reset()
-        return self._con
-
-    def _reset(self) -> None:
-        """A corrupt cache file is thrown away; the next add simply hashes everything."""
-        if self._con is not None:
-            self._con.close()
-            self._con = None
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(self.path) + suffix).unlink(missing_ok=True)
-        try:
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            con.execute(_SCHEMA)
-            self._con = con
-        except sqlite3.Error:
-            self._con = None
+    def _file(self, root: str) -> Path:
+        return self.folder / blake3.blake3(os.fsencode(root)).hexdigest()[:32]
 
     def load(self, root: str, single_file: bool) -> dict[str, tuple[StatKey, str]]:
-        """Cached entries for one file, or for every file under folder ``root``."""
-        con = self._connect()
-        if con is None:
-            return {}
-        try:
-            if single_file:
-                rows = con.execute("SELECT path, size, mtime_ns, ino, ctime_ns, oid FROM stat WHERE path = ?",
-                                   (root,)).fetchall()
-            else:
-                prefix = root.rstrip("/") + "/"
-                # every path below root sorts in [prefix, prefix with '/' bumped to '0')
-                rows = con.execute(
-                    "SELECT path, size, mtime_ns, ino, ctime_ns, oid FROM stat WHERE path >= ? AND path < ?",
-                    (prefix, prefix[:-1] + "0")).fetchall()
-        except sqlite3.Error:
-            self._reset()
-            return {}
-        return {r[0]: ((r[1], r[2], r[3], r[4]), r[5]) for r in rows}
+        """Cached entries for one file, or for every file under folder ``root``.
 
-    def store(self, items: Iterable[tuple[str, StatKey, str]], started_ns: int) -> None:
-        limit = started_ns - RACY_NS
-        rows = [(p, *k, oid) for p, k, oid in items if k[1] < limit]
-        con = self._connect()
-        if con is None or not rows:
-            return
+        The cache of ``root`` itself, else of the nearest folder above it that was added (a
+        sub-folder of an added dataset reuses what its parent's add hashed).
+        """
+        self._root = root
+        prefix = root if single_file else root.rstrip("/") + "/"
+        here = Path(root)
+        for folder in (here, *here.parents):
+            entries = self._read(str(folder))
+            if entries is None:
+                continue
+            if folder != here or single_file:
+                entries = {p: v for p, v in entries.items() if p == root or p.startswith(prefix)}
+            self._entries = entries
+            return entries
+        return {}
+
+    def _read(self, root: str) -> dict[str, tuple[StatKey, str]] | None:
         try:
-            con.execute("BEGIN")
-            con.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", rows)
-            con.execute("COMMIT")
-        except sqlite3.Error:
-            self._reset()
+            data = marshal.loads(self._file(root).read_bytes())
+            if data[0] != _FORMAT or data[1] != root:  # another version, or a hash collision
+                return None
+            return data[2]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, EOFError, TypeError, IndexError, KeyError):
+            return None  # unreadable or torn: the add hashes everything and writes it anew
+
+    def store(self, items: Iterable[tuple[str, StatKey, str]], started_ns: int,
+              keep: Iterable[str] = ()) -> None:
+        """Write the cache of the folder last loaded: ``keep`` (paths reused from the loaded
+        cache) and ``items`` (files just hashed, unless modified too recently to trust)."""
+        if self._root is None:
+            return
+        limit = started_ns - RACY_NS
+        old = self._entries
+        entries = {p: old[p] for p in keep if p in old}
+        for p, k, oid in items:
+            if k[1] < limit:
+                entries[p] = (k, oid)
+            else:
+                entries.pop(p, None)
+        target = self._file(self._root)
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(marshal.dumps((_FORMAT, self._root, entries)))
+            os.replace(tmp, target)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk or a read-only cache: only time is lost
 
     def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        self._entries = {}
 
 
 def now_ns() -> int:

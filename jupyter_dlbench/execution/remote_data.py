@@ -79,7 +79,8 @@ class WorkspaceObjects:
     def resolve(self, name: str, version: str) -> tuple[dict[str, Any], bytes]:
         from .. import data
 
-        with self.ws.catalog.session(write=False) as session:
+        # a writable session folds in versions added a moment ago (see store.dataset_records)
+        with self.ws.catalog.session(write=True) as session:
             info = data.resolve(session, name, version)
         return info.to_json(), self.ws.objects.read_bytes(info.manifest_oid)
 

@@ -9,12 +9,10 @@ retrying on its lock error lost committed rows in our measurements).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     CatalogCorrupt,
@@ -26,6 +24,21 @@ from ..errors import (
 )
 from .lock import file_lock
 from .migrations import LATEST_VERSION, MIGRATIONS, migration_sql
+
+if TYPE_CHECKING:
+    import duckdb
+else:
+    class _DuckDB:
+        """DuckDB, imported on first use: a ``data add`` (which never opens the catalog) does not
+        pay the ~0.1 s its import costs."""
+
+        def __getattr__(self, attr: str) -> Any:
+            import duckdb as module
+
+            globals()["duckdb"] = module
+            return getattr(module, attr)
+
+    duckdb = _DuckDB()
 
 _CORRUPT_HINT = "run `dlbench doctor --rebuild` to rebuild it from the run journals"
 _DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded")
@@ -126,10 +139,14 @@ def _first_line(e: BaseException) -> str:
 
 
 class Catalog:
-    def __init__(self, path: Path, lock_path: Path, lock_timeout: float) -> None:
+    def __init__(self, path: Path, lock_path: Path, lock_timeout: float,
+                 fold: Callable[[CatalogSession], object] | None = None) -> None:
         self.path = path
         self.lock_path = lock_path
         self.lock_timeout = lock_timeout
+        # records written without the catalog (dataset versions), folded into every session
+        # that can write, before the caller sees it
+        self.fold = fold
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -153,7 +170,10 @@ class Catalog:
                     self._migrate(con)
                 else:
                     self._check_version(con)
-                yield CatalogSession(con, writable)
+                session = CatalogSession(con, writable)
+                if writable and self.fold is not None:
+                    self.fold(session)
+                yield session
                 if writable:
                     con.execute("CHECKPOINT")
             except duckdb.Error as e:

@@ -84,8 +84,7 @@ class ObjectStore:
     def has(self, oid: str) -> bool:
         """:meth:`exists` for loops over many objects: no id check, string paths, and no look
         at the packs folder (call ``packs.refresh()`` once before the loop)."""
-        return self.packs.get(oid, refresh=False) is not None or \
-            os.path.isfile(f"{self.root}/{oid[:2]}/{oid[2:]}")
+        return oid in self.packs or os.path.isfile(f"{self.root}/{oid[:2]}/{oid[2:]}")
 
     def size(self, oid: str) -> int:
         where = self.locate(oid)

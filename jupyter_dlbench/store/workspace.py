@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import settings
 from ..errors import WorkspaceError, WorkspaceNotWritable
+from .dataset_records import DatasetRecords
 from .index import Catalog
 from .objects import ObjectStore
 
@@ -32,8 +33,11 @@ class Workspace:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.objects = ObjectStore(root / "objects")
+        self.dataset_records = DatasetRecords(root / "datasets", self.objects,
+                                              settings.catalog_lock_timeout())
         self.catalog = Catalog(
-            root / "catalog.duckdb", root / "catalog.lock", settings.catalog_lock_timeout()
+            root / "catalog.duckdb", root / "catalog.lock", settings.catalog_lock_timeout(),
+            fold=self.dataset_records.fold,
         )
         self.runs_dir = root / "runs"
 
@@ -61,7 +65,12 @@ class Workspace:
             ws = cls(root)
             ws.create()
             return ws
-        return cls(root)
+        ws = cls(root)
+        if create and not ws.runs_dir.is_dir() and os.access(root, os.W_OK):
+            # another process is creating the workspace this moment (its root exists, its
+            # folders not yet): finish the job rather than call the workspace read-only
+            ws.create()
+        return ws
 
     @classmethod
     def find_at(cls, path: str | os.PathLike[str]) -> Workspace:
