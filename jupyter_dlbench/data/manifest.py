@@ -75,9 +75,7 @@ class Manifest:
 
     def to_bytes(self) -> bytes:
         if self._bytes is None:  # entries are never mutated after construction: encode once
-            doc = {"format": FORMAT, "files": {p: e.to_json() for p, e in self.entries.items()}}
-            # ensure_ascii keeps any file name (even one with a newline) a plain escaped string
-            self._bytes = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("ascii")
+            self._bytes = _encode(self.entries)
         return self._bytes
 
     @classmethod
@@ -93,6 +91,33 @@ class Manifest:
 
     def to_json(self) -> dict[str, dict[str, Any]]:
         return {p: e.to_json() for p, e in self.entries.items()}
+
+
+def canonical_json(entries: Mapping[str, Entry]) -> bytes:
+    """The reference encoding: sorted keys, no spaces, ASCII (a name with a newline stays a
+    plain escaped string). :func:`_encode` must produce exactly these bytes."""
+    doc = {"format": FORMAT, "files": {p: e.to_json() for p, e in entries.items()}}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+_PLAIN = re.compile(r'[ -!#-\[\]-~]*')  # printable ASCII but '"' and '\\': written as they are
+
+
+def _encode(entries: Mapping[str, Entry]) -> bytes:
+    """:func:`canonical_json` without building the document: a re-add of 20,000 files spent
+    30 ms of its ~250 in ``json.dumps``. ``entries`` are in path order (as ``Manifest`` keeps
+    them); entries' own keys are written in sorted order by hand."""
+    plain, dumps = _PLAIN.fullmatch, json.dumps
+    parts = []
+    for path, e in entries.items():
+        key = f'"{path}"' if plain(path) else dumps(path)
+        if e.symlink is not None:
+            parts.append(f'{key}:{{"size":{e.size},"symlink":{dumps(e.symlink)}}}')
+        elif e.executable:
+            parts.append(f'{key}:{{"exec":true,"oid":"{e.oid}","size":{e.size}}}')
+        else:
+            parts.append(f'{key}:{{"oid":"{e.oid}","size":{e.size}}}')
+    return ('{"files":{' + ",".join(parts) + '},"format":' + str(FORMAT) + "}").encode("ascii")
 
 
 @dataclass(frozen=True)

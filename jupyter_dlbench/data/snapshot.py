@@ -68,6 +68,9 @@ def default_workers(link: bool = False) -> int:
     return max(1, cores // 2) if link else min(32, cores * 4)
 
 
+_FILE_TYPE, _REGULAR = stat.S_IFMT(0o170000), stat.S_IFREG
+
+
 def scan(path: Path, skip: Path | None = None) -> tuple[list[_Found], dict[str, str], bool]:
     """Regular files and symlinks under ``path`` (links are recorded, never followed).
 
@@ -92,6 +95,7 @@ def scan(path: Path, skip: Path | None = None) -> tuple[list[_Found], dict[str, 
         raise InvalidInput(f"{str(path)!r} is neither a folder nor a regular file")
     files: list[_Found] = []
     links: dict[str, str] = {}
+    append = files.append
     stack = [(str(path), "")]
     while stack:
         folder, prefix = stack.pop()
@@ -103,10 +107,11 @@ def scan(path: Path, skip: Path | None = None) -> tuple[list[_Found], dict[str, 
             rel = prefix + entry.name
             st = entry.stat(follow_symlinks=False)
             mode = st.st_mode
-            if stat.S_ISREG(mode):
+            if mode & _FILE_TYPE == _REGULAR:  # this loop runs per file: no calls it can spare
                 # scandir never yields '', '.', '..' or a '/' in a name: only UTF-8 can be wrong
-                files.append(_Found(rel if rel.isascii() else check_relpath(rel), entry.path,
-                                    stat_key(st), bool(mode & 0o111)))
+                append(_Found(rel if rel.isascii() else check_relpath(rel), entry.path,
+                              (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns),  # stat_key(st)
+                              mode & 0o111 != 0))
             elif stat.S_ISDIR(mode):
                 if (st.st_dev, st.st_ino) != skip_id:
                     stack.append((entry.path, rel + "/"))

@@ -9,10 +9,13 @@ of making a new one. The catalog folds new records in on its next session (see
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,6 +178,31 @@ def add(ws: Workspace, name: str, path: str | os.PathLike[str], message: str = "
     check_name(name)
     _check_message(message)
     _metadata_json(metadata)  # refuse bad metadata before hashing anything
+    with _no_gc_passes():
+        return _add(ws, name, path, message, producer_run_id, metadata, progress, workers, link)
+
+
+@contextmanager
+def _no_gc_passes() -> Iterator[None]:
+    """Cyclic garbage collection off while an add runs.
+
+    An add of 20,000 files holds ~100,000 small objects at once (scan entries, the stat cache,
+    the manifest); each full collection walks them all, which cost a re-add of 1% of them
+    50-100 ms of its ~300. Nothing an add allocates forms reference cycles: reference counting
+    frees it all, and the collector runs again afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _add(ws: Workspace, name: str, path: str | os.PathLike[str], message: str,
+         producer_run_id: str | None, metadata: dict[str, Any] | None, progress: bool,
+         workers: int | None, link: bool) -> AddResult:
     cache = StatCache(ws.root / "cache" / "stat")
     try:
         manifest, stats = snapshot(ws.objects, path, cache, workers=workers, progress=progress,

@@ -117,3 +117,18 @@ def test_checkout_and_dataset_read_the_record_without_the_catalog(workspace: Wor
     with pytest.raises(DatasetNotFound, match="no dataset named 'nope'"):
         data.checkout_ref(workspace, "nope@v1", tmp_path / "out3")
     assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()
+
+
+def test_the_fast_manifest_encoding_is_byte_identical_to_canonical_json() -> None:
+    from jupyter_dlbench.data.manifest import Entry, Manifest, canonical_json
+
+    oid = "ab" * 32
+    names = ["plain.txt", 'quote"d', "back\\slash", "new\nline", "tab\t", "été/ü.csv", "emoji 🙂",
+             "del\x7f", "a b/c~d", "[x]{y}", "z" * 300]
+    entries = {n: Entry(oid, i * 7, i % 2 == 0) for i, n in enumerate(names)}
+    entries["link"] = Entry(None, 11, False, '../target "quoted"\n')
+    entries["empty"] = Entry(oid, 0, False)
+    manifest = Manifest(entries)
+    assert manifest.to_bytes() == canonical_json(manifest.entries)
+    assert Manifest.from_bytes(manifest.to_bytes()) == manifest
+    assert Manifest({}).to_bytes() == canonical_json({})
