@@ -151,7 +151,9 @@ class DatasetRecords:
         for marker in markers:
             name, _, version = marker.rpartition("@")
             m = _RECORD_FILE.match(f"{version}.json")
-            record = self.read(name, int(m.group(1))) if m and name else None
+            # a marker names a folder beside it: never one elsewhere
+            sound = m and name and "/" not in name and not name.startswith(".")
+            record = self.read(name, int(m.group(1))) if sound else None
             if record is None:  # the record is gone (its add was undone): nothing to fold
                 done.append(marker)
                 continue
