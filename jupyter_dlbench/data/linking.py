@@ -20,8 +20,8 @@ import blake3
 
 from ..errors import InvalidInput
 from ..store import ObjectStore
-from ..store.packs import PACK_MAX_OBJECT, PackWriter
-from .snapshot import CHUNK, SMALL, _Found, _read_all, _store_large, tmp_name, write_object
+from ..store.packs import PackWriter
+from .snapshot import CHUNK, SMALL, _Found, _read_all, open_source, store_open, tmp_name
 from .statcache import StatKey, stat_key
 
 # link(2) refusals that a copy gets around: another file system or mount, a file we do not own
@@ -43,18 +43,6 @@ def _changed(found: _Found) -> InvalidInput:
     return InvalidInput(f"{found.abspath!r} changed while it was being added; add it again")
 
 
-def _copy(objects: ObjectStore, fd: int, st: os.stat_result, pack: PackWriter | None
-          ) -> tuple[str, int, str | None]:
-    """Store the open file as a plain add would: read once, hashed, written."""
-    if st.st_size > SMALL:
-        return _store_large(objects, fd)
-    data = _read_all(fd, st.st_size)
-    oid = blake3.blake3(data).hexdigest()
-    if objects.has(oid):
-        return oid, len(data), None
-    return oid, len(data), write_object(objects, oid, data, pack if len(data) <= PACK_MAX_OBJECT else None)
-
-
 class Linker:
     """:func:`.snapshot.snapshot`'s ``store`` in link mode.
 
@@ -74,11 +62,11 @@ class Linker:
 
     def __call__(self, objects: ObjectStore, found: _Found, pack: PackWriter | None
                  ) -> tuple[str, int, str | None]:
-        fd = _open(found)
+        fd = open_source(found)
         try:
             st = os.fstat(fd)
             if not self._can_link(objects, found, st):
-                oid, size, tmp = _copy(objects, fd, st, pack)
+                oid, size, tmp = store_open(objects, fd, st.st_size, pack)
                 return oid, size, self._copy_done(oid, tmp)
             if st.st_size > SMALL:
                 oid, size = _hash_stream(fd)
@@ -137,11 +125,11 @@ class Linker:
         for found, st, oid in self._to_link:
             tmp = self._link(objects, found, st, oid)
             if tmp is None:  # refused for this file (not ours, too many links): copy it
-                fd = _open(found)
+                fd = open_source(found)
                 try:
                     if os.fstat(fd).st_ino != st.st_ino:
                         raise _changed(found)
-                    copied, _, tmp = _copy(objects, fd, st, pack)
+                    copied, _, tmp = store_open(objects, fd, st.st_size, pack)
                 finally:
                     os.close(fd)
                 if copied != oid:
@@ -223,13 +211,6 @@ class Linker:
                 pass  # best effort: the add's own error is the one to report
             finally:
                 os.close(fd)
-
-
-def _open(found: _Found) -> int:
-    try:
-        return os.open(found.abspath, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as e:
-        raise InvalidInput(f"cannot read {found.abspath!r}: {e.strerror}") from None
 
 
 def _hash_stream(fd: int) -> tuple[str, int]:

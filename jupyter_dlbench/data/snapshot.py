@@ -246,25 +246,35 @@ def _object_path(objects: ObjectStore, oid: str) -> str:
     return f"{objects.root}/{oid[:2]}/{oid[2:]}"
 
 
-def _hash_and_store(objects: ObjectStore, found: _Found, pack: PackWriter | None
-                    ) -> tuple[str, int, str | None]:
-    """Hash one file; when its object is new, write it into ``pack`` when small enough, else
-    to a temp file (returned for publishing)."""
+def open_source(found: _Found) -> int:
+    """Open a file being added (never through a symlink swapped in since the scan)."""
     try:
-        fd = os.open(found.abspath, os.O_RDONLY | os.O_NOFOLLOW)
+        return os.open(found.abspath, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as e:
         raise InvalidInput(f"cannot read {found.abspath!r}: {e.strerror}") from None
-    try:
-        if found.key[0] > SMALL:
-            return _store_large(objects, fd)
-        data = _read_all(fd, found.key[0])
-    finally:
-        os.close(fd)
+
+
+def store_open(objects: ObjectStore, fd: int, size: int, pack: PackWriter | None
+               ) -> tuple[str, int, str | None]:
+    """Hash the open file of ``size`` bytes; when its object is new, write it into ``pack``
+    when small enough, else to a temp file (returned for publishing)."""
+    if size > SMALL:
+        return _store_large(objects, fd)
+    data = _read_all(fd, size)
     oid = blake3.blake3(data).hexdigest()
     if objects.has(oid):
         return oid, len(data), None
     return oid, len(data), write_object(objects, oid, data,
                                         pack if len(data) <= PACK_MAX_OBJECT else None)
+
+
+def _hash_and_store(objects: ObjectStore, found: _Found, pack: PackWriter | None
+                    ) -> tuple[str, int, str | None]:
+    fd = open_source(found)
+    try:
+        return store_open(objects, fd, found.key[0], pack)
+    finally:
+        os.close(fd)
 
 
 def _syncfs(path: Path) -> bool:

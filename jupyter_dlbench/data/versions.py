@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import DatasetNotFound, InvalidInput, ObjectCorrupt, ObjectNotFound
 from ..store import CatalogSession, Workspace
-from ..store.dataset_records import RECORD_COLUMNS, DatasetRecords
+from ..store.dataset_records import RECORD_COLUMNS
 from .manifest import Manifest
 from .snapshot import SnapshotStats, snapshot
 from .statcache import StatCache
@@ -31,7 +31,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSION = re.compile(r"^v([1-9][0-9]{0,8})$")
 NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters"
 
-VERSION_COLUMNS = RECORD_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -95,13 +94,13 @@ def check_version(version: object) -> str:
 
 
 def _row_to_version(row: tuple[Any, ...], created: bool = True) -> DatasetVersion:
-    d = dict(zip(VERSION_COLUMNS, row, strict=True))
+    d = dict(zip(RECORD_COLUMNS, row, strict=True))
     meta = d.pop("metadata")
     return DatasetVersion(**d, metadata=json.loads(meta) if meta else {}, created=created)
 
 
 def _select(session: CatalogSession, where: str, args: list[Any]) -> list[DatasetVersion]:
-    cols = ", ".join(VERSION_COLUMNS)
+    cols = ", ".join(RECORD_COLUMNS)
     rows = session.execute(f"SELECT {cols} FROM dataset_version_rows WHERE {where} ORDER BY name, number", args)
     return [_row_to_version(r) for r in rows]
 
@@ -135,17 +134,14 @@ def resolve_recorded(ws: Workspace, name: str, version: str = "latest") -> Datas
     0.3-0.4 s. A name without records (a catalog restored from elsewhere) asks the catalog.
     """
     check_name(name)
-    version = check_version(version)
-    records = ws.dataset_records
-    numbers = records.numbers(name)
+    numbers = ws.dataset_records.numbers(name)
     if not numbers:
         with ws.catalog.session(write=True) as session:
             return resolve(session, name, version)
-    number = numbers[-1] if version == "latest" else int(version[1:])
-    record = records.read(name, number) if number in numbers else None
-    if record is None:
-        _recorded_version(records, name, version)  # raises the "no such version" error
-        raise DatasetNotFound(f"dataset {name!r} has no version {version}")
+    number = _recorded_number(name, version, numbers)
+    record = ws.dataset_records.read(name, number)
+    if record is None:  # removed since the folder was listed
+        raise DatasetNotFound(f"dataset {name!r} has no version v{number}")
     return _from_record(record)
 
 
@@ -256,7 +252,8 @@ def commit(ws: Workspace, name: str, manifest: Manifest, message: str = "",
     manifest_oid = ws.objects.put_bytes(manifest.to_bytes()).oid
     records = ws.dataset_records
     with records.lock():
-        latest = records.latest(name)
+        numbers = records.numbers(name)
+        latest = records.read(name, numbers[-1]) if numbers else None
         if latest and latest["manifest_oid"] == manifest_oid:
             version = _from_record(latest, created=False)
         else:
@@ -265,7 +262,7 @@ def commit(ws: Workspace, name: str, manifest: Manifest, message: str = "",
                 raise ObjectNotFound(f"the manifest for {name!r} refers to {len(missing)} objects that are "
                                      f"not stored (first: {missing[0]}); add the files again")
             if parent is not None:
-                parent = _recorded_version(records, name, parent)
+                parent = f"v{_recorded_number(name, parent, numbers)}"
             elif latest:
                 parent = latest["version"]
             number = latest["number"] + 1 if latest else 1
@@ -284,18 +281,18 @@ def _to_record(version: DatasetVersion) -> dict[str, Any]:
 
 
 def _from_record(record: dict[str, Any], created: bool = True) -> DatasetVersion:
-    return DatasetVersion(**{c: record[c] for c in VERSION_COLUMNS if c != "metadata"},
+    return DatasetVersion(**{c: record[c] for c in RECORD_COLUMNS if c != "metadata"},
                           metadata=record.get("metadata") or {}, created=created)
 
 
-def _recorded_version(records: DatasetRecords, name: str, version: str) -> str:
-    """``version`` ('vN' or 'latest') of ``name`` as recorded, or the error :func:`resolve` gives."""
+def _recorded_number(name: str, version: str, numbers: list[int]) -> int:
+    """The number of ``version`` ('vN' or 'latest') among a name's recorded ``numbers``, or
+    the error :func:`resolve` gives."""
     version = check_version(version)
-    numbers = records.numbers(name)
     if version == "latest" and numbers:
-        return f"v{numbers[-1]}"
+        return numbers[-1]
     if version != "latest" and int(version[1:]) in numbers:
-        return version
+        return int(version[1:])
     if not numbers:
         raise DatasetNotFound(f"no dataset named {name!r}; `dlbench data add {name} PATH` creates it")
     shown = ", ".join(f"v{n}" for n in numbers[-10:])
@@ -326,11 +323,6 @@ _KNOWN_FROM = 256
 
 def records_dir(ws: Workspace) -> Path:
     return ws.dataset_records.root
-
-
-def load_records(ws: Workspace) -> list[DatasetVersion]:
-    """Every version record on disk (for a catalog rebuild)."""
-    return [_from_record(r) for r in ws.dataset_records.load_all()]
 
 
 def reindex(ws: Workspace, session: CatalogSession) -> int:

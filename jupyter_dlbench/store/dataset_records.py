@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CatalogBusy, ObjectCorrupt, ObjectNotFound
 from .lock import file_lock
 from .objects import ObjectStore
+from .packs import fsync_path
 
 if TYPE_CHECKING:  # the session type only: importing the catalog module would import DuckDB
     from .index import CatalogSession
@@ -81,10 +82,6 @@ class DatasetRecords:
             raise ObjectCorrupt(f"the record of {name}@v{number} is not valid JSON ({e})") from None
         return {c: data.get(c) for c in RECORD_COLUMNS}
 
-    def latest(self, name: str) -> dict[str, Any] | None:
-        numbers = self.numbers(name)
-        return self.read(name, numbers[-1]) if numbers else None
-
     def write(self, record: dict[str, Any]) -> None:
         """Commit one version (call under :meth:`lock`): the record, durably, then its marker.
 
@@ -112,10 +109,10 @@ class DatasetRecords:
             tmp.unlink(missing_ok=True)
             raise
         try:
-            _fsync_dir(folder)
+            fsync_path(folder)
             self.pending_dir.mkdir(exist_ok=True)
             os.close(os.open(self.pending_dir / f"{name}@v{number}", os.O_WRONLY | os.O_CREAT, 0o644))
-            _fsync_dir(self.pending_dir)
+            fsync_path(self.pending_dir)
         except BaseException:
             final.unlink(missing_ok=True)
             raise
@@ -195,10 +192,3 @@ class DatasetRecords:
             session.execute(_INSERT_FILES, [record["manifest_oid"], manifest.decode("ascii")])
         return 1
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
