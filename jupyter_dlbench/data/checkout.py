@@ -13,7 +13,6 @@ import os
 import shutil
 import stat
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,12 +69,12 @@ def checkout(ws: Workspace, manifest: Manifest, dest: str | os.PathLike[str], fo
     if nonempty:
         _guard_replace(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.checkout-{uuid.uuid4().hex[:8]}"
+    staging = target.parent / f".{target.name}.checkout-{os.urandom(4).hex()}"
     staging.mkdir()
     try:
         stats = _populate(ws.objects, manifest, staging, what, link, workers)
         if target.exists():
-            trash = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+            trash = target.parent / f".{target.name}.old-{os.urandom(4).hex()}"
             os.rename(target, trash)
             os.rename(staging, target)
             remove_tree(trash)
@@ -226,7 +225,7 @@ def materialise(ws: Workspace, manifest_oid: str, manifest: Manifest, what: str)
     if final.is_dir():
         return final
     cache.mkdir(parents=True, exist_ok=True)
-    staging = cache / f".tmp-{manifest_oid[:12]}-{uuid.uuid4().hex[:8]}"
+    staging = cache / f".tmp-{manifest_oid[:12]}-{os.urandom(4).hex()}"
     try:
         checkout(ws, manifest, staging, what=what)
         try:

@@ -10,7 +10,8 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from ..errors import InvalidInput, ObjectCorrupt
 
@@ -18,9 +19,12 @@ FORMAT = 1
 _OID = re.compile(r"^[0-9a-f]{64}$")
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One file of a version. A symlink has ``symlink`` set and no object (``oid`` is None)."""
+class Entry(NamedTuple):
+    """One file of a version. A symlink has ``symlink`` set and no object (``oid`` is None).
+
+    A named tuple, not a frozen dataclass: an add or a checkout of 20,000 files makes one per
+    file, and the dataclass took twice as long to build (11 ms against 5).
+    """
 
     oid: str | None
     size: int
@@ -43,6 +47,9 @@ class Entry:
         if not _OID.match(oid):  # an object id ends up in a file path: never trust it blindly
             raise ValueError(f"{oid[:80]!r} is not an object id")
         return cls(oid, int(data["size"]), bool(data.get("exec", False)))
+
+
+_OID_OF = attrgetter("oid")
 
 
 class Manifest:
@@ -71,7 +78,9 @@ class Manifest:
         return sum(e.size for e in self.entries.values() if e.symlink is None)
 
     def oids(self) -> set[str]:
-        return {e.oid for e in self.entries.values() if e.oid is not None}
+        oids = set(map(_OID_OF, self.entries.values()))
+        oids.discard(None)  # symlinks
+        return oids  # type: ignore[return-value]
 
     def to_bytes(self) -> bytes:
         if self._bytes is None:  # entries are never mutated after construction: encode once
@@ -84,8 +93,12 @@ class Manifest:
             doc = json.loads(data)
             if doc.get("format") != FORMAT:
                 raise ValueError(f"unknown manifest format {doc.get('format')!r}")
+            files = doc["files"]
             # paths are checked too: a crafted manifest must not write outside a checkout folder
-            return cls({check_relpath(p): Entry.from_json(e) for p, e in doc["files"].items()})
+            check_relpaths(files)
+            entries = {p: _entry_of(e) for p, e in files.items()}
+            _check_oids(e.oid for e in entries.values() if e.oid is not None)
+            return cls(entries)
         except (ValueError, KeyError, TypeError, AttributeError, InvalidInput) as e:
             raise ObjectCorrupt(f"the {what} is not a valid dataset manifest ({e})") from None
 
@@ -106,18 +119,25 @@ _PLAIN = re.compile(r'[ -!#-\[\]-~]*')  # printable ASCII but '"' and '\\': writ
 def _encode(entries: Mapping[str, Entry]) -> bytes:
     """:func:`canonical_json` without building the document: a re-add of 20,000 files spent
     30 ms of its ~250 in ``json.dumps``. ``entries`` are in path order (as ``Manifest`` keeps
-    them); entries' own keys are written in sorted order by hand."""
-    plain, dumps = _PLAIN.fullmatch, json.dumps
-    parts = []
-    for path, e in entries.items():
-        key = f'"{path}"' if plain(path) else dumps(path)
-        if e.symlink is not None:
-            parts.append(f'{key}:{{"size":{e.size},"symlink":{dumps(e.symlink)}}}')
-        elif e.executable:
-            parts.append(f'{key}:{{"exec":true,"oid":"{e.oid}","size":{e.size}}}')
-        else:
-            parts.append(f'{key}:{{"oid":"{e.oid}","size":{e.size}}}')
+    them); entries' own keys are written in sorted order by hand. When no path needs escaping
+    (checked once over all of them, not per path), each path is written as it is."""
+    dumps, items = json.dumps, entries.items()
+    if _PLAIN.fullmatch("".join(entries)):  # the usual case: no path needs escaping
+        parts = [f'"{path}":{{"oid":"{oid}","size":{size}}}' if link is None and not executable else
+                 _encode_entry(f'"{path}"', oid, size, executable, link)
+                 for path, (oid, size, executable, link) in items]
+    else:
+        parts = [_encode_entry(f'"{path}"' if _PLAIN.fullmatch(path) else dumps(path), *entry)
+                 for path, entry in items]
     return ('{"files":{' + ",".join(parts) + '},"format":' + str(FORMAT) + "}").encode("ascii")
+
+
+def _encode_entry(key: str, oid: str | None, size: int, executable: bool, link: str | None) -> str:
+    if link is not None:
+        return f'{key}:{{"size":{size},"symlink":{json.dumps(link)}}}'
+    if executable:
+        return f'{key}:{{"exec":true,"oid":"{oid}","size":{size}}}'
+    return f'{key}:{{"oid":"{oid}","size":{size}}}'
 
 
 @dataclass(frozen=True)
@@ -147,6 +167,52 @@ def diff(old: Manifest, new: Manifest) -> list[Change]:
     return out
 
 
+def _entry_of(data: Mapping[str, Any]) -> Entry:
+    """:meth:`Entry.from_json` without the per-entry id check (:func:`_check_oids` does all)."""
+    if "symlink" in data:
+        return Entry(None, int(data.get("size", 0)), False, str(data["symlink"]))
+    return Entry(str(data["oid"]), int(data["size"]), bool(data.get("exec", False)))
+
+
+def _check_oids(oids: Iterable[str]) -> None:
+    """Every id is 64 lowercase hex digits (an id ends up in a file path: never trust it blindly).
+
+    Checked over all ids at once, in C (their lengths, then one hex decode of them joined),
+    where a pattern match per id cost a 20,000-file checkout 10 ms."""
+    oids = list(oids)
+    joined = "".join(oids)
+    try:
+        fine = (all(len(o) == 64 for o in oids) and joined.lower() == joined
+                and len(bytes.fromhex(joined)) * 2 == len(joined))  # fromhex skips spaces
+    except ValueError:
+        fine = False
+    if not fine:
+        bad = next(o for o in oids if not _OID.match(o))
+        raise ValueError(f"{bad[:80]!r} is not an object id")
+
+
+# With every path between NULs (which no path may hold), these mark a bad one: a leading or
+# trailing '/', an empty part, an empty path, a '.' or '..' part.
+_BAD_PARTS = ("\0/", "/\0", "//", "\0\0") + tuple(
+    f"{a}{dots}{b}" for dots in (".", "..") for a in "/\0" for b in "/\0")
+
+
+def check_relpaths(paths: Iterable[str]) -> None:
+    """:func:`check_relpath` for many paths at once (a manifest's): a few substring searches
+    over them all, where a split per path cost a 20,000-file checkout 10 ms. A bad path raises
+    :func:`check_relpath`'s error for it."""
+    paths = list(paths)
+    joined = "\0" + "\0".join(paths) + "\0"
+    try:
+        fine = (joined.count("\0") == len(paths) + 1 and not any(b in joined for b in _BAD_PARTS)
+                and len(joined.encode("utf-8")) > 0)
+    except UnicodeEncodeError:
+        fine = False
+    if not fine:
+        for p in paths:
+            check_relpath(p)
+
+
 def check_relpath(path: str) -> str:
     """A manifest path: relative, '/'-separated, no '.', '..' or empty parts, valid UTF-8."""
     parts = path.split("/")
@@ -155,9 +221,12 @@ def check_relpath(path: str) -> str:
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput(
-            f"the file name {path.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8; "
-            "rename it before adding the folder") from None
+        try:  # a name read from disk: its bytes as they are there
+            shown = path.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate from elsewhere (a crafted manifest)
+            shown = path.encode("utf-8", "backslashreplace")
+        raise InvalidInput(f"the file name {shown!r} is not valid UTF-8; rename it before adding "
+                           "the folder") from None
     return path
 
 

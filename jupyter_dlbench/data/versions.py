@@ -302,22 +302,24 @@ def _recorded_number(name: str, version: str, numbers: list[int]) -> int:
 def _missing_objects(ws: Workspace, latest: dict[str, Any] | None, manifest: Manifest) -> list[str]:
     """The manifest's objects that are not in the store (run under the records lock).
 
-    Objects the latest version already references are not looked at: gc never deletes a
-    referenced object and cannot run while we hold the lock, so a re-add that changed 1% of the
-    files looks up only those, not every object of the dataset.
+    Packed objects are found by one lookup each in the pack index. Of the others (object
+    files), those the latest version already references are not looked at: gc never deletes
+    a referenced object and cannot run while we hold the lock, so a re-add that changed 1% of
+    the files stats only those, not every object file of the dataset.
     """
-    oids = manifest.oids()
+    packs = ws.objects.packs
+    packs.refresh()
+    oids = packs.unpacked(manifest.oids())
     if latest is not None and len(oids) >= _KNOWN_FROM:
         try:
             doc = json.loads(ws.objects.read_bytes(latest["manifest_oid"]))
             oids -= {e["oid"] for e in doc["files"].values() if "oid" in e}
         except (ObjectNotFound, ObjectCorrupt, ValueError, KeyError, TypeError):
             pass  # look every object up instead
-    ws.objects.packs.refresh()
     return [o for o in oids if not ws.objects.has(o)]
 
 
-# Above this many objects, reading the latest manifest is cheaper than a lookup per object.
+# Above this many object files, reading the latest manifest is cheaper than a stat per file.
 _KNOWN_FROM = 256
 
 

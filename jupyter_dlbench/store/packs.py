@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import secrets
 import struct
 import threading
 import time
@@ -133,6 +132,10 @@ class PackIndex:
         """Whether ``oid`` is packed, as of the last look (no refresh)."""
         return oid in self._where
 
+    def unpacked(self, oids: set[str]) -> set[str]:
+        """Those of ``oids`` not packed, as of the last look (one set operation, for many ids)."""
+        return oids - self._where.keys()
+
     def __iter__(self) -> Iterator[str]:
         self.refresh()
         return iter(list(self._where))
@@ -159,7 +162,7 @@ class PackWriter:
     def __init__(self, objects_root: Path) -> None:
         # the temporary pack lies beside temporary objects, where gc looks for an add's debris
         self.folder = objects_root / "packs"
-        self.tmp = str(objects_root / f".tmp-pack-{os.getpid()}-{secrets.token_hex(6)}")
+        self.tmp = str(objects_root / f".tmp-pack-{os.getpid()}-{os.urandom(6).hex()}")
         self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         self._lock = threading.Lock()
         self._end = 0
@@ -239,7 +242,7 @@ class PackWriter:
             os.fsync(self.fd)
         os.close(self.fd)
         self.fd = -1
-        name = f"pack-{secrets.token_hex(10)}"
+        name = f"pack-{os.urandom(10).hex()}"
         idx_tmp = f"{self.tmp}.idx"
         try:
             self.folder.mkdir(exist_ok=True)

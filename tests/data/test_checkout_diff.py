@@ -116,10 +116,17 @@ def test_a_crafted_manifest_cannot_write_outside_the_checkout(workspace: Workspa
     from jupyter_dlbench.errors import ObjectCorrupt
 
     good = "0" * 64
-    for files in ({"../escape.txt": {"oid": good, "size": 1}}, {"a": {"oid": "../../etc/passwd", "size": 1}}):
+    fine = {f"d/f{i}.bin": {"oid": good, "size": 1} for i in range(3)}  # bad ones hide among good
+    bad_paths = ["../escape.txt", "/etc/passwd", "a/../../escape", "a//b", "a/./b", "", "a/", ".",
+                 "a/..", "nul\0byte", "\ud800"]
+    bad_oids = ["../../etc/passwd", "A" * 64, " " + "0" * 63, "0" * 63, "0" * 65, "g" * 64, 12]
+    cases = [{**fine, p: {"oid": good, "size": 1}} for p in bad_paths]
+    cases += [{**fine, "a": {"oid": o, "size": 1}} for o in bad_oids]
+    for files in cases:
         raw = json.dumps({"format": 1, "files": files}).encode()
         with pytest.raises(ObjectCorrupt, match="not a valid dataset manifest"):
             data.Manifest.from_bytes(raw)
+    assert len(data.Manifest.from_bytes(json.dumps({"format": 1, "files": fine}).encode())) == 3
     assert not (tmp_path / "escape.txt").exists()
 
 

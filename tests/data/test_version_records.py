@@ -102,6 +102,60 @@ def test_an_unreadable_stat_cache_only_costs_a_full_hash(workspace: Workspace, m
     assert StatCache(workspace.root / "cache" / "stat").load(str(src.absolute()), False)
 
 
+def _cache_files(ws: Workspace) -> tuple[Path, Path]:
+    (base,) = [f for f in (ws.root / "cache" / "stat").iterdir() if not f.name.endswith(".delta")]
+    return base, base.with_name(base.name + ".delta")
+
+
+def test_a_re_add_writes_only_what_changed_to_the_stat_cache(workspace: Workspace, make_tree,
+                                                              write_tree) -> None:
+    src = make_tree("src", _files(40))
+    data.add(workspace, "ds", src)
+    base, delta = _cache_files(workspace)
+    written = base.read_bytes()
+    write_tree(src, {"d0/f000.bin": b"changed"})
+    (src / "d1" / "f001.bin").unlink()
+    second = data.add(workspace, "ds", src)
+    assert second.stats is not None and (second.stats.hashed, second.stats.reused) == (1, 38)
+    assert base.read_bytes() == written and delta.stat().st_size < len(written) // 10
+    cached = StatCache(workspace.root / "cache" / "stat").load(str(src.absolute()), False)
+    assert len(cached) == 39 and str(src.absolute() / "d1" / "f001.bin") not in cached
+    third = data.add(workspace, "ds", src)  # base and delta together vouch for every file
+    assert third.stats is not None and (third.stats.hashed, third.version.created) == (0, False)
+
+
+def test_the_stat_cache_is_written_whole_again_once_its_delta_holds_a_quarter(
+        workspace: Workspace, make_tree, write_tree) -> None:
+    src = make_tree("src", _files(40))
+    data.add(workspace, "ds", src)
+    base, delta = _cache_files(workspace)
+    write_tree(src, {f"d{i % 4}/f{i:03d}.bin": f"new {i}" for i in range(12)})
+    result = data.add(workspace, "ds", src)
+    assert result.stats is not None and result.stats.hashed == 12
+    assert not delta.exists()
+    again = data.add(workspace, "ds", src)
+    assert again.stats is not None and again.stats.hashed == 0
+
+
+def test_a_delta_left_from_an_older_stat_cache_is_not_applied(workspace: Workspace, make_tree,
+                                                               write_tree) -> None:
+    src = make_tree("src", _files(40))
+    data.add(workspace, "ds", src)
+    base, delta = _cache_files(workspace)
+    (src / "d1" / "f001.bin").unlink()
+    write_tree(src, {"d0/f000.bin": b"changed"})
+    data.add(workspace, "ds", src)
+    stale = delta.read_bytes()  # says f001 is gone
+    write_tree(src, {"d1/f001.bin": b"back", **{f"d2/f{i:03d}.bin": f"new {i}" for i in range(2, 40, 4)}})
+    data.add(workspace, "ds", src)  # 11 of 40 changed: the base is written anew, with f001
+    assert not delta.exists()
+    delta.write_bytes(stale)  # as if a crash had kept the old delta beside the new base
+    cache = StatCache(workspace.root / "cache" / "stat")
+    assert str(src.absolute() / "d1" / "f001.bin") in cache.load(str(src.absolute()), False)
+    again = data.add(workspace, "ds", src)
+    assert again.stats is not None and (again.stats.hashed, again.version.created) == (0, False)
+
+
 def test_checkout_and_dataset_read_the_record_without_the_catalog(workspace: Workspace, make_tree,
                                                                   tmp_path: Path) -> None:
     files = _files(8)

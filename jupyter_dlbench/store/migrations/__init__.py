@@ -7,8 +7,6 @@ every migration that changes them, so users only ever query views.
 
 from __future__ import annotations
 
-from importlib import resources
-
 MIGRATIONS: list[tuple[int, str]] = [
     (1, "001_initial.sql"),
     (2, "002_jobs.sql"),
@@ -20,4 +18,6 @@ LATEST_VERSION = MIGRATIONS[-1][0]
 
 
 def migration_sql(filename: str) -> str:
+    from importlib import resources  # imported on use: commands that never migrate skip its cost
+
     return resources.files(__name__).joinpath(filename).read_text(encoding="utf-8")
