@@ -204,8 +204,8 @@ def check_relpaths(paths: Iterable[str]) -> None:
     paths = list(paths)
     joined = "\0" + "\0".join(paths) + "\0"
     try:
-        fine = (joined.count("\0") == len(paths) + 1 and not any(b in joined for b in _BAD_PARTS)
-                and len(joined.encode("utf-8")) > 0)
+        joined.encode("utf-8")  # a lone surrogate (from a JSON escape) is not a file name
+        fine = joined.count("\0") == len(paths) + 1 and not any(b in joined for b in _BAD_PARTS)
     except UnicodeEncodeError:
         fine = False
     if not fine:
