@@ -26,12 +26,12 @@ import blake3
 
 from ..errors import InvalidInput, StorageFull, WorkspaceNotWritable
 from ..store import ObjectStore
-from ..store.packs import PACK_MAX_OBJECT, PackWriter, fsync_path, start_writeback
+from ..store.packs import PACK_MAX_OBJECT, PackWriter, fsync_path
 from .manifest import Entry, Manifest, check_relpath
 from .statcache import StatCache, StatKey, now_ns, stat_key
+from .streaming import CHUNK, DirectUnsupported, open_direct, stream_into
 
 SMALL = 8 << 20  # files up to this size are read in one call
-CHUNK = 4 << 20
 BATCH_BYTES = 4 << 20  # one thread task takes files until this many bytes (or BATCH_FILES)
 BATCH_FILES = 256
 PACK_MIN_OBJECTS = 64  # an add with fewer new small files writes them as files of their own
@@ -176,11 +176,12 @@ def tmp_name(objects: ObjectStore) -> str:
     return f"{objects.root}/.tmp-{os.getpid()}-{next(_tmp_counter)}"
 
 
-def _new_tmp(objects: ObjectStore) -> tuple[int, str]:
+def _new_tmp(objects: ObjectStore, direct: bool = False) -> tuple[int, str]:
     """A new temp file, created read-only: the fd we hold may still write, and one syscall per
-    object (the fchmod) is saved unless the umask strips read bits."""
+    object (the fchmod) is saved unless the umask strips read bits. ``direct`` opens it for
+    O_DIRECT writes (:class:`.streaming.DirectUnsupported` where the file system refuses)."""
     name = tmp_name(objects)
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    fd = open_direct(name, 0o444) if direct else os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
     if _FCHMOD:
         try:
             os.fchmod(fd, 0o444)
@@ -218,46 +219,32 @@ def write_object(objects: ObjectStore, oid: str, data: bytes | memoryview,
 
 
 
-def _write_chunk(fd: int, chunk: bytes, offset: int) -> None:
-    view = memoryview(chunk)
-    while view:
-        view = view[os.write(fd, view):]
-    start_writeback(fd, offset, len(chunk))
-
-
 def _store_large(objects: ObjectStore, src_fd: int) -> tuple[str, int, str | None]:
-    """Stream a big file into a temp object while hashing (read once, never held in memory).
-
-    Each chunk is written by a helper thread while this one hashes it and reads the next, so
-    a big file costs about max(read + hash, write) rather than their sum. The bytes written are
-    the bytes hashed (the same buffer), and at most two chunks are in memory.
-    """
-    fd, tmp = _new_tmp(objects)
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    size = 0
-    writer = ThreadPoolExecutor(max_workers=1)
-    try:
-        in_flight = None
-        while chunk := os.read(src_fd, CHUNK):
-            if in_flight is not None:
-                in_flight.result()
-            in_flight = writer.submit(_write_chunk, fd, chunk, size)
-            hasher.update(chunk)
-            size += len(chunk)
-        if in_flight is not None:
-            in_flight.result()
-    except BaseException:
-        writer.shutdown(wait=True, cancel_futures=True)
+    """Stream a big file into a temp object while hashing it (see :mod:`.streaming`): with
+    O_DIRECT where the file system takes it, else through the page cache."""
+    start = os.lseek(src_fd, 0, os.SEEK_CUR)
+    for direct in (True, False):
+        try:
+            fd, tmp = _new_tmp(objects, direct)
+        except DirectUnsupported:
+            continue
+        try:
+            oid, size = stream_into(fd, src_fd, direct)
+        except DirectUnsupported:
+            os.close(fd)
+            os.unlink(tmp)
+            os.lseek(src_fd, start, os.SEEK_SET)  # hash it again from the start, buffered
+            continue
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
         os.close(fd)
-        os.unlink(tmp)
-        raise
-    writer.shutdown()
-    os.close(fd)
-    oid = hasher.hexdigest()
-    if objects.has(oid):
-        os.unlink(tmp)
-        return oid, size, None
-    return oid, size, tmp
+        if objects.has(oid):
+            os.unlink(tmp)
+            return oid, size, None
+        return oid, size, tmp
+    raise AssertionError("the page-cache path never raises DirectUnsupported")
 
 
 def _is_the_object(objects: ObjectStore, oid: str, key: StatKey) -> bool:
