@@ -78,7 +78,6 @@ class Scan(NamedTuple):
     reused: dict[str, Entry]  # rel → entry, straight from the cache (size, mtime, inode, ctime equal)
     kept: list[str]  # their absolute paths, for the next cache
     links: dict[str, str]  # rel → target
-    single: bool  # ``path`` is one file, not a folder
 
 
 def scan(path: Path, skip: Path | None = None,
@@ -104,20 +103,13 @@ def scan(path: Path, skip: Path | None = None,
     files: list[_Found] = []
     reused: dict[str, Entry] = {}
     kept: list[str] = []
-    lookup = (cached or {}).get
-    if stat.S_ISREG(top.st_mode):
-        rel, key, full = check_relpath(path.name), stat_key(top), str(path)
-        hit = lookup(full)
-        if hit is not None and hit[0] == key:
-            reused[rel] = Entry(hit[1], key[0], bool(top.st_mode & 0o111))
-            kept.append(full)
-        else:
-            files.append(_Found(rel, full, key, bool(top.st_mode & 0o111)))
-        return Scan(files, reused, kept, {}, True)
+    if stat.S_ISREG(top.st_mode):  # one file: the caller looks it up in the cache
+        files.append(_Found(check_relpath(path.name), str(path), stat_key(top), bool(top.st_mode & 0o111)))
+        return Scan(files, reused, kept, {})
     if not stat.S_ISDIR(top.st_mode):
         raise InvalidInput(f"{str(path)!r} is neither a folder nor a regular file")
     links: dict[str, str] = {}
-    append, keep = files.append, kept.append
+    append, keep, lookup = files.append, kept.append, (cached or {}).get
     stack = [(str(path), "")]
     while stack:
         folder, prefix = stack.pop()
@@ -149,7 +141,7 @@ def scan(path: Path, skip: Path | None = None,
                 raise InvalidInput(
                     f"{entry.path!r} is a special file (socket, pipe or device); only regular files, "
                     "folders and symlinks can be part of a dataset")
-    return Scan(files, reused, kept, links, False)
+    return Scan(files, reused, kept, links)
 
 
 def _umask_hides_read() -> bool:
@@ -379,11 +371,14 @@ def snapshot(objects: ObjectStore, path: str | os.PathLike[str], cache: StatCach
         entries[rel] = Entry(None, len(os.fsencode(target)), False, target)
     todo: list[_Found] = []
     relinked: list[tuple[str, StatKey, str]] = []
-    for f in found.files:
+    for f in found.files:  # those the scan could not take from the cache as they are
         hit = cached.get(f.abspath)
         # a cached object that gc has removed since is caught by commit(), which checks every
         # object under the records lock; add() then hashes again without the cache
-        if hit is not None and hit[0][:3] == f.key[:3] and _is_the_object(objects, hit[1], f.key):
+        if hit is not None and hit[0] == f.key:  # a single file (the scan only looks in folders)
+            entries[f.rel] = Entry(hit[1], f.key[0], f.executable)
+            kept.append(f.abspath)
+        elif hit is not None and hit[0][:3] == f.key[:3] and _is_the_object(objects, hit[1], f.key):
             # only the ctime moved, and the file is the stored object itself (an add --link): a
             # checkout or gc changed its link count, not its content
             entries[f.rel] = Entry(hit[1], f.key[0], f.executable)

@@ -50,6 +50,10 @@ class StatCache:
     def _file(self, root: str) -> Path:
         return self.folder / blake3.blake3(os.fsencode(root)).hexdigest()[:32]
 
+    @staticmethod
+    def _delta_file(base: Path) -> Path:
+        return base.with_name(base.name + ".delta")
+
     def load(self, root: str, single_file: bool) -> dict[str, tuple[StatKey, str]]:
         """Cached entries for one file, or for every file under folder ``root``.
 
@@ -90,7 +94,7 @@ class StatCache:
         except (OSError, ValueError, EOFError, TypeError, IndexError, KeyError):
             return None  # unreadable or torn: the add hashes everything and writes it anew
         try:
-            fmt, cached_root, base_token, delta = marshal.loads(file.with_name(file.name + ".delta").read_bytes())
+            fmt, cached_root, base_token, delta = marshal.loads(self._delta_file(file).read_bytes())
             if fmt != _FORMAT or cached_root != root or base_token != token:
                 delta = {}  # made against an older base: what it says is in the base already
         except (OSError, ValueError, EOFError, TypeError, IndexError, KeyError):
@@ -115,12 +119,12 @@ class StatCache:
         target = self._file(self._root)
         delta = {**self._delta, **fresh, **dict.fromkeys(gone)}
         if self._base is not None and len(delta) * _REWRITE_FROM < self._base[1]:
-            self._write(target.with_name(target.name + ".delta"), (_FORMAT, self._root, self._base[0], delta))
+            self._write(self._delta_file(target), (_FORMAT, self._root, self._base[0], delta))
             return
         entries = {p: old[p] for p in kept}
         entries.update(fresh)
         if self._write(target, (_FORMAT, self._root, os.urandom(8), entries)):
-            target.with_name(target.name + ".delta").unlink(missing_ok=True)
+            self._delta_file(target).unlink(missing_ok=True)
 
     def _write(self, target: Path, content: object) -> bool:
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")

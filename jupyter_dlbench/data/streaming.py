@@ -108,10 +108,12 @@ def _fill(src_fd: int, view: memoryview) -> int:
 
 
 def _write_all(fd: int, view: memoryview, offset: int | None) -> None:
+    """Write all of ``view``; at ``offset`` (page-cache writes), start writing it back."""
+    length = len(view)
     while view:
         view = view[os.write(fd, view):]
     if offset is not None:
-        start_writeback(fd, offset, CHUNK)
+        start_writeback(fd, offset, length)
 
 
 def _result(write: Future[None], first: bool, direct: bool) -> None:
